@@ -1,0 +1,15 @@
+"""chainrule: exact derivatives of numerical Python code.
+
+Forward, reverse (and, as they land, Taylor) mode automatic differentiation over
+plain NumPy arrays, beside finite differences (`chainrule.fd`) and a SymPy
+bridge (`chainrule.symbolic`).
+"""
+from . import numpy  # noqa: F401  (installs operators and NumPy protocols on tracers)
+from . import tree_util  # noqa: F401
+from .api import (  # noqa: F401
+    grad, value_and_grad, jvp, vjp, linearize, linear_transpose, jacfwd, jacrev, jacobian,
+    hessian, hvp, custom_jvp, custom_vjp, checkpoint, remat, stop_gradient,
+)
+from .core import LeakedTracerError  # noqa: F401
+
+__version__ = "0.1.0"

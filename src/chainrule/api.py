@@ -1,0 +1,481 @@
+"""The public transformations: thin pytree wrappers over flat-list cores."""
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from .core import Tracer, new_level, shape_of, dtype_of
+from .interpreters.jvp import JVPTrace, JVPTracer
+from .interpreters.vjp import VJPTrace, VJPTracer, backward
+from .tree_util import tree_flatten, tree_unflatten, tree_map
+from .ops.elementwise import stop_gradient  # noqa: F401  (re-exported)
+
+__all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "linear_transpose", "jacfwd",
+           "jacrev", "jacobian", "hessian", "hvp", "custom_jvp", "custom_vjp", "checkpoint",
+           "stop_gradient"]
+
+
+# ------------------------------------------------------------- checking ---
+
+def _arg_name(f, argnum):
+    try:
+        params = list(inspect.signature(f).parameters)
+        return f" ({params[argnum]})" if argnum < len(params) else ""
+    except (TypeError, ValueError):
+        return ""
+
+
+def _check_differentiable(f, leaves, argnum_of_leaf, what, holomorphic=False):
+    for x, argnum in zip(leaves, argnum_of_leaf):
+        dt = dtype_of(x)
+        if not np.issubdtype(dt, np.inexact):
+            raise TypeError(
+                f"{what}: argument {argnum}{_arg_name(f, argnum)} has dtype {dt}, which is not "
+                "differentiable; pass a floating-point value (e.g. 1.0 instead of 1, or "
+                "x.astype(float)), or leave the argument out of argnums")
+        if holomorphic and dt.kind != "c":
+            raise TypeError(f"{what} with holomorphic=True: argument {argnum}{_arg_name(f, argnum)} "
+                            f"has real dtype {dt}; pass a complex value")
+
+
+def _argnums(argnums, nargs, what):
+    single = isinstance(argnums, (int, np.integer))
+    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise ValueError(f"{what}: argnums={argnums} but the function got {nargs} positional arguments")
+    return single, tuple(a % nargs for a in nums)
+
+
+def _split_args(f, args, argnums, what, holomorphic=False):
+    """Flatten the differentiated arguments: (single, nums, leaves, tree, rebuild)."""
+    single, nums = _argnums(argnums, len(args), what)
+    diff = tuple(args[i] for i in nums)
+    leaves, tree = tree_flatten(diff)
+    owner = [n for i, n in enumerate(nums) for _ in tree_flatten(diff[i])[0]]
+    _check_differentiable(f, leaves, owner, what, holomorphic)
+
+    def rebuild(new_leaves):
+        new = list(args)
+        for i, v in zip(nums, tree_unflatten(tree, new_leaves)):
+            new[i] = v
+        return new
+    return single, nums, leaves, tree, rebuild
+
+
+def _as_like(ct, x):
+    """A cotangent/tangent with the dtype of `x` (plain values only)."""
+    if isinstance(ct, Tracer):
+        if dtype_of(ct).kind == "c" and dtype_of(x).kind != "c":
+            from .numpy import real
+            ct = real(ct)
+        return ct
+    dt = dtype_of(x)
+    if np.iscomplexobj(ct) and dt.kind != "c":
+        ct = np.real(ct)
+    if isinstance(x, np.ndarray):
+        return np.asarray(ct, dtype=dt)
+    return dt.type(ct)
+
+
+def _check_like(v, x, what, i):
+    if shape_of(v) != shape_of(x):
+        raise ValueError(f"{what} {i} has shape {shape_of(v)} but its primal has shape {shape_of(x)}")
+    dv, dx = dtype_of(v), dtype_of(x)
+    if dv != dx and not (isinstance(v, (float, complex)) and not isinstance(v, bool) and dx.kind == dv.kind):
+        raise ValueError(f"{what} {i} has dtype {dv} but its primal has dtype {dx}; "
+                         f"pass a {dx} value")
+
+
+def _top_trace(leaves):
+    top = None
+    for a in leaves:
+        if isinstance(a, Tracer) and (top is None or a._trace.level > top.level):
+            top = a._trace
+    return top
+
+
+# ---------------------------------------------------------- reverse mode ---
+
+def _trace_vjp(fun, leaves):
+    """Run `fun(tracer_leaves)` under a new reverse-mode level; return (trace, out)."""
+    with new_level() as level:
+        trace = VJPTrace(level)
+        try:
+            out = fun([trace.new_input(x) for x in leaves])
+        finally:
+            trace.done = True
+    return trace, out
+
+
+def _out_nodes(trace, out_leaves):
+    """Tape indices (None for outputs that do not depend on the inputs) and primal values."""
+    idxs, vals = [], []
+    for o in out_leaves:
+        if isinstance(o, VJPTracer) and o._trace is trace:
+            idxs.append(o.idx)
+            vals.append(o.primal)
+        else:
+            if isinstance(o, Tracer) and o._trace.level > trace.level:
+                raise o._trace.leaked("output")
+            idxs.append(None)
+            vals.append(o)
+    return idxs, vals
+
+
+def _pull(trace, leaves, idxs, cts, consume=False):
+    seeds = [(i, c) for i, c in zip(idxs, cts) if i is not None and c is not None]
+    in_cts = backward(trace.tape, seeds, range(len(leaves)), consume) if seeds else [None] * len(leaves)
+    return [np.zeros(shape_of(x), dtype_of(x)) if c is None else _as_like(c, x) for c, x in zip(in_cts, leaves)]
+
+
+def vjp(f, *primals, has_aux=False):
+    """(f(*primals), vjp_fn[, aux]): vjp_fn(ct) returns one cotangent per primal."""
+    leaves, tree = tree_flatten(primals)
+    _check_differentiable(f, leaves, [i for i, p in enumerate(primals) for _ in tree_flatten(p)[0]], "vjp")
+    trace, out = _trace_vjp(lambda ts: f(*tree_unflatten(tree, ts)), leaves)
+    if has_aux:
+        out, aux = out
+    out_leaves, out_tree = tree_flatten(out)
+    idxs, vals = _out_nodes(trace, out_leaves)
+
+    def vjp_fn(ct):
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise ValueError(f"vjp_fn: cotangent structure {ct_tree} does not match the output's {out_tree}")
+        for i, (c, v) in enumerate(zip(ct_leaves, vals)):
+            _check_like(c, v, "cotangent", i)
+        return tuple(tree_unflatten(tree, _pull(trace, leaves, idxs, ct_leaves)))
+    res = tree_unflatten(out_tree, vals)
+    return (res, vjp_fn, _primal_tree(aux, trace)) if has_aux else (res, vjp_fn)
+
+
+def _primal_tree(aux, trace):
+    def strip(x):
+        while isinstance(x, Tracer) and x._trace.level >= trace.level:
+            x = x.primal
+        return x
+    return tree_map(strip, aux)
+
+
+def value_and_grad(f, argnums=0, has_aux=False, holomorphic=False):
+    """f's value and its gradient with respect to the arguments in `argnums`."""
+    @functools.wraps(f)
+    def value_and_grad_f(*args, **kwargs):
+        single, nums, leaves, tree, rebuild = _split_args(f, args, argnums, "grad", holomorphic)
+        trace, out = _trace_vjp(lambda ts: f(*rebuild(ts), **kwargs), leaves)
+        if has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise TypeError("has_aux=True needs the function to return a pair (output, aux)")
+            out, aux = out
+        if isinstance(out, VJPTracer) and out._trace is trace:
+            idx, val = out.idx, out.primal
+        else:
+            idx, val = None, out
+        shp, dt = shape_of(val), dtype_of(val)
+        if shp != ():
+            raise TypeError(f"grad requires a scalar output, but the function returned shape {shp}; "
+                            "use jacrev/jacobian or vjp for non-scalar outputs")
+        if dt.kind == "c" and not holomorphic:
+            raise TypeError("grad of a complex-valued function needs holomorphic=True")
+        if not np.issubdtype(dt, np.inexact):
+            raise TypeError(f"grad requires a real floating-point output, got dtype {dt}")
+        seed = dt.type(1.0)
+        g = _pull(trace, leaves, [idx], [seed], consume=True)
+        g = tree_unflatten(tree, g)
+        g = g[0] if single else tuple(g)
+        if has_aux:
+            return (val, _primal_tree(aux, trace)), g
+        return val, g
+    return value_and_grad_f
+
+
+def grad(f, argnums=0, has_aux=False, holomorphic=False):
+    """The gradient of scalar-valued `f` with respect to argument(s) `argnums`."""
+    vg = value_and_grad(f, argnums, has_aux, holomorphic)
+
+    @functools.wraps(f)
+    def grad_f(*args, **kwargs):
+        (value, aux), g = vg(*args, **kwargs) if has_aux else ((None, None), vg(*args, **kwargs)[1])
+        return (g, aux) if has_aux else g
+    return grad_f
+
+
+# ---------------------------------------------------------- forward mode ---
+
+def _trace_jvp(fun, leaves, tangents):
+    with new_level() as level:
+        trace = JVPTrace(level)
+        try:
+            out = fun([JVPTracer(trace, x, t) for x, t in zip(leaves, tangents)])
+        finally:
+            trace.done = True
+    return trace, out
+
+
+def _split_out_jvp(trace, out_leaves):
+    vals, tans = [], []
+    for o in out_leaves:
+        if isinstance(o, JVPTracer) and o._trace is trace:
+            vals.append(o.primal)
+            tans.append(o.tangent)
+        else:
+            if isinstance(o, Tracer) and o._trace.level > trace.level:
+                raise o._trace.leaked("output")
+            vals.append(o)
+            tans.append(None)
+    tans = [np.zeros(shape_of(v), dtype_of(v)) if t is None else t for v, t in zip(vals, tans)]
+    return vals, tans
+
+
+def jvp(f, primals, tangents, has_aux=False):
+    """(f(*primals), J @ tangents): forward mode, one pass."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp expects primals and tangents as tuples (or lists) of arguments")
+    leaves, tree = tree_flatten(tuple(primals))
+    t_leaves, t_tree = tree_flatten(tuple(tangents))
+    if t_tree != tree:
+        raise ValueError(f"jvp: tangents structure {t_tree} does not match primals structure {tree}")
+    _check_differentiable(f, leaves, [i for i, p in enumerate(primals) for _ in tree_flatten(p)[0]], "jvp")
+    for i, (t, x) in enumerate(zip(t_leaves, leaves)):
+        _check_like(t, x, "tangent", i)
+    trace, out = _trace_jvp(lambda ts: f(*tree_unflatten(tree, ts)), leaves, t_leaves)
+    if has_aux:
+        out, aux = out
+    out_leaves, out_tree = tree_flatten(out)
+    vals, tans = _split_out_jvp(trace, out_leaves)
+    res = (tree_unflatten(out_tree, vals), tree_unflatten(out_tree, tans))
+    return res + (_primal_tree(aux, trace),) if has_aux else res
+
+
+def linearize(f, *primals):
+    """(f(*primals), f_jvp) where f_jvp(*tangents) is the JVP at `primals`.
+
+    Each call of f_jvp re-runs forward mode at the primals.
+    """
+    out = f(*primals)
+
+    def f_jvp(*tangents):
+        return jvp(f, primals, tangents)[1]
+    return out, f_jvp
+
+
+def linear_transpose(f, *primals):
+    """The transpose of the linear function `f` (primals give shapes and dtypes)."""
+    _, pullback = vjp(f, *primals)
+    return pullback
+
+
+# ------------------------------------------------------------ Jacobians ---
+
+def _unit(leaves, k):
+    """The k-th standard basis vector of the flattened leaves."""
+    out, off = [], 0
+    for x in leaves:
+        n = int(np.prod(shape_of(x), dtype=np.int64))
+        e = np.zeros(n, dtype_of(x))
+        if off <= k < off + n:
+            e[k - off] = 1
+        out.append(e.reshape(shape_of(x)) if isinstance(x, np.ndarray) or shape_of(x) else dtype_of(x).type(e[0]))
+        off += n
+    return out
+
+
+def _size(x):
+    return int(np.prod(shape_of(x), dtype=np.int64))
+
+
+def _assemble(out_leaves, out_tree, in_leaves, in_tree, vectors, by_column, single):
+    """Jacobian blocks out.shape + in.shape, nested as out-tree of in-trees."""
+    from . import numpy as cnp
+    n_in = sum(_size(x) for x in in_leaves)
+    n_out = sum(_size(o) for o in out_leaves)
+    # vectors[k] is a flat list over out-leaves (by column) or in-leaves (by row)
+    blocks = []
+    for oi, o in enumerate(out_leaves):
+        row = []
+        for ii, x in enumerate(in_leaves):
+            if by_column:
+                cols = [cnp.reshape(vectors[k][oi], (-1,)) for k in range(n_in)]
+                start = sum(_size(v) for v in in_leaves[:ii])
+                mat = cnp.stack(cols[start:start + _size(x)], axis=1) if _size(x) else np.zeros((_size(o), 0))
+            else:
+                start = sum(_size(v) for v in out_leaves[:oi])
+                rows = [cnp.reshape(vectors[k][ii], (-1,)) for k in range(start, start + _size(o))]
+                mat = cnp.stack(rows, axis=0) if rows else np.zeros((0, _size(x)))
+            row.append(cnp.reshape(mat, shape_of(o) + shape_of(x)))
+        in_struct = tree_unflatten(in_tree, row)
+        blocks.append(in_struct[0] if single else in_struct)
+    del n_out
+    return tree_unflatten(out_tree, blocks)
+
+
+def _check_jac_output(out_leaves, holomorphic, what):
+    for o in out_leaves:
+        if dtype_of(o).kind == "c" and not holomorphic:
+            raise TypeError(f"{what} of a complex-valued function needs holomorphic=True")
+
+
+def jacfwd(f, argnums=0, has_aux=False, holomorphic=False):
+    """The Jacobian by forward mode: one JVP per input element."""
+    @functools.wraps(f)
+    def jac(*args, **kwargs):
+        single, nums, leaves, tree, rebuild = _split_args(f, args, argnums, "jacfwd", holomorphic)
+        n = sum(_size(x) for x in leaves)
+        columns, out_leaves, out_tree, aux = [], None, None, None
+        for k in range(max(n, 1)):
+            basis = _unit(leaves, k) if n else [np.zeros(shape_of(x), dtype_of(x)) for x in leaves]
+            trace, out = _trace_jvp(lambda ts: f(*rebuild(ts), **kwargs), leaves, basis)
+            if has_aux:
+                out, aux = out
+                aux = _primal_tree(aux, trace)
+            out_leaves, out_tree = tree_flatten(out)
+            vals, tans = _split_out_jvp(trace, out_leaves)
+            columns.append(tans)
+        _check_jac_output(vals, holomorphic, "jacfwd")
+        J = _assemble(vals, out_tree, leaves, tree, columns if n else [], True, single)
+        return (J, aux) if has_aux else J
+    return jac
+
+
+def jacrev(f, argnums=0, has_aux=False, holomorphic=False):
+    """The Jacobian by reverse mode: one forward pass, one pullback per output element."""
+    @functools.wraps(f)
+    def jac(*args, **kwargs):
+        single, nums, leaves, tree, rebuild = _split_args(f, args, argnums, "jacrev", holomorphic)
+        trace, out = _trace_vjp(lambda ts: f(*rebuild(ts), **kwargs), leaves)
+        aux = None
+        if has_aux:
+            out, aux = out
+            aux = _primal_tree(aux, trace)
+        out_leaves, out_tree = tree_flatten(out)
+        idxs, vals = _out_nodes(trace, out_leaves)
+        _check_jac_output(vals, holomorphic, "jacrev")
+        rows = []
+        for k in range(sum(_size(v) for v in vals)):
+            seeds = _unit(vals, k)
+            rows.append(_pull(trace, leaves, idxs, seeds))
+        J = _assemble(vals, out_tree, leaves, tree, rows, False, single)
+        return (J, aux) if has_aux else J
+    return jac
+
+
+def jacobian(f, argnums=0, has_aux=False, holomorphic=False):
+    """The Jacobian, by forward mode when inputs are fewer than outputs, else reverse."""
+    fwd = jacfwd(f, argnums, has_aux, holomorphic)
+    rev = jacrev(f, argnums, has_aux, holomorphic)
+
+    @functools.wraps(f)
+    def jac(*args, **kwargs):
+        _, nums = _argnums(argnums, len(args), "jacobian")
+        n_in = sum(_size(x) for i in nums for x in tree_flatten(args[i])[0])
+        out = jax_eval_shape(f, args, kwargs, has_aux)
+        n_out = sum(_size(o) for o in tree_flatten(out)[0])
+        return fwd(*args, **kwargs) if n_in < n_out else rev(*args, **kwargs)
+    return jac
+
+
+def jax_eval_shape(f, args, kwargs, has_aux):
+    """The output of f (evaluated; used only for its sizes)."""
+    out = f(*args, **kwargs)
+    return out[0] if has_aux else out
+
+
+def hessian(f, argnums=0, has_aux=False, holomorphic=False):
+    """The Hessian, forward over reverse."""
+    return jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+
+
+def hvp(f, primals, tangents):
+    """Hessian-vector product H(primals) @ tangents, forward over reverse (one pass each)."""
+    return jvp(lambda *xs: grad(f, argnums=tuple(range(len(xs))))(*xs), tuple(primals), tuple(tangents))[1] \
+        if len(primals) > 1 else jvp(grad(f), tuple(primals), tuple(tangents))[1]
+
+
+# -------------------------------------------------------- custom rules ---
+
+class custom_jvp:
+    """A function with a hand-written JVP rule (``@f.defjvp``), as in JAX.
+
+    The rule receives ``(primals, tangents)`` tuples and returns
+    ``(out, out_tangent)``.  Reverse mode transposes the rule's tangent map.
+    """
+
+    def __init__(self, fun):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.jvp = None
+
+    def defjvp(self, jvp):
+        self.jvp = jvp
+        return jvp
+
+    def defjvps(self, *tangent_fns):
+        """One function per argument: ``fn(t, ans, *primals)`` (None: no dependence)."""
+        def rule(primals, tangents):
+            ans = self.fun(*primals)
+            out_t = None
+            for fn, t in zip(tangent_fns, tangents):
+                if fn is not None:
+                    c = fn(t, ans, *primals)
+                    out_t = c if out_t is None else out_t + c
+            return ans, out_t
+        self.jvp = rule
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(f"custom_jvp function {self.__name__} takes positional arguments only")
+        if self.jvp is None:
+            raise TypeError(f"custom_jvp function {self.__name__} has no rule: define one with @f.defjvp")
+        top = _top_trace(tree_flatten(list(args))[0])
+        if top is None:
+            return self.fun(*args)
+        return top.process_custom_jvp(self, args)
+
+
+class custom_vjp:
+    """A function with a hand-written reverse-mode rule (``f.defvjp(fwd, bwd)``), as in JAX.
+
+    ``fwd(*args) -> (out, residuals)``; ``bwd(residuals, ct) -> tuple of
+    cotangents, one per argument``.  Forward mode differentiates the function body.
+    """
+
+    def __init__(self, fun):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.fwd = self.bwd = None
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(f"custom_vjp function {self.__name__} takes positional arguments only")
+        if self.fwd is None:
+            raise TypeError(f"custom_vjp function {self.__name__} has no rule: call f.defvjp(fwd, bwd)")
+        top = _top_trace(tree_flatten(list(args))[0])
+        if top is None:
+            return self.fun(*args)
+        return top.process_custom_vjp(self, args)
+
+
+def checkpoint(f):
+    """`f` that keeps only its inputs for reverse mode and recomputes the rest.
+
+    The backward pass re-runs `f` to rebuild its intermediates, trading one
+    extra forward evaluation for not storing them.
+    """
+    wrapped = custom_vjp(f)
+
+    def fwd(*args):
+        return f(*args), args
+
+    def bwd(args, ct):
+        return vjp(f, *args)[1](ct)
+    wrapped.defvjp(fwd, bwd)
+    return functools.wraps(f)(lambda *args: wrapped(*args))
+
+
+remat = checkpoint

@@ -1,0 +1,1 @@
+"""Interpreters: one Trace/Tracer pair per transformation."""

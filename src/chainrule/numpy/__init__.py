@@ -1,0 +1,400 @@
+"""`chainrule.numpy`: a NumPy-compatible namespace whose functions are differentiable.
+
+Every name here is defined explicitly.  On plain NumPy values the functions
+return plain NumPy results; on traced values they record the primitives the
+transformations need.  Traced values also implement `__array_ufunc__` and
+`__array_function__`, so plain `numpy` code dispatches here unchanged.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as _np
+from numpy import (  # noqa: F401  constants and dtypes, re-exported as in NumPy
+    pi, e, inf, nan, newaxis, float16, float32, float64, complex64, complex128,
+    int8, int16, int32, int64, uint8, bool_, dtype, ndarray, finfo, iinfo, result_type,
+    issubdtype, floating, integer, inexact, complexfloating, number,
+)
+
+from ..core import Tracer, bind, shape_of, dtype_of, concrete
+from ..ops import elementwise as _E, reductions as _R, shape as _S, linalg as _L
+
+# ------------------------------------------------------ elementwise math ---
+sin, cos, tan = _E.sin, _E.cos, _E.tan
+arcsin, arccos, arctan = _E.arcsin, _E.arccos, _E.arctan
+sinh, cosh, tanh = _E.sinh, _E.cosh, _E.tanh
+arcsinh, arccosh, arctanh = _E.arcsinh, _E.arccosh, _E.arctanh
+exp, exp2, expm1 = _E.exp, _E.exp2, _E.expm1
+log, log2, log10, log1p = _E.log, _E.log2, _E.log10, _E.log1p
+sqrt, cbrt = _E.sqrt, _E.cbrt
+negative, absolute, sign = _E.negative, _E.absolute, _E.sign
+floor, ceil, trunc, rint = _E.floor, _E.ceil, _E.trunc, _E.round
+real, imag, conj, conjugate = _E.real, _E.imag, _E.conj, _E.conj
+isnan, isinf, isfinite = _E.isnan, _E.isinf, _E.isfinite
+add, subtract, multiply, divide, true_divide = _E.add, _E.subtract, _E.multiply, _E.divide, _E.divide
+power, arctan2, hypot, logaddexp = _E.power, _E.arctan2, _E.hypot, _E.logaddexp
+maximum, minimum, remainder, mod = _E.maximum, _E.minimum, _E.remainder, _E.remainder
+floor_divide = _E.floor_divide
+less, less_equal, greater, greater_equal = _E.less, _E.less_equal, _E.greater, _E.greater_equal
+equal, not_equal = _E.equal, _E.not_equal
+logical_and, logical_or, logical_xor, logical_not = (
+    _E.logical_and, _E.logical_or, _E.logical_xor, _E.logical_not)
+stop_gradient = _E.stop_gradient
+abs = absolute  # noqa: A001
+
+
+def round(x, decimals=0):  # noqa: A001
+    return _E.round(x, decimals)
+
+
+around = round
+
+
+def positive(x):
+    return x
+
+
+def square(x):
+    return multiply(x, x)
+
+
+def reciprocal(x):
+    return divide(1.0, x)
+
+
+def float_power(x, y):
+    return power(astype(x, _np.float64), y)
+
+
+def logaddexp2(x, y):
+    return logaddexp(x * math.log(2.0), y * math.log(2.0)) / math.log(2.0)
+
+
+def deg2rad(x):
+    return x * (pi / 180.0)
+
+
+def rad2deg(x):
+    return x * (180.0 / pi)
+
+
+radians, degrees = deg2rad, rad2deg
+
+_SINC_TERMS = [(-1) ** k / math.factorial(2 * k + 1) for k in range(9)]
+
+
+def sinc(x):
+    """sin(pi x) / (pi x); a power series near 0 keeps every derivative exact there."""
+    small = less(absolute(x), 0.1)
+    xs = where(small, x, 0.0)
+    z = (pi * xs) ** 2
+    series = 0.0
+    for c in reversed(_SINC_TERMS):
+        series = series * z + c
+    xl = where(small, 1.0, x)
+    return where(small, series, sin(pi * xl) / (pi * xl))
+
+
+def where(condition, x=None, y=None):
+    """`numpy.where(c, x, y)`: derivatives flow only through the chosen side."""
+    if x is None and y is None:
+        return nonzero(condition)
+    return _E.select(condition, x, y)
+
+
+def clip(a, a_min=None, a_max=None):
+    if a_min is not None:
+        a = maximum(a, a_min)
+    if a_max is not None:
+        a = minimum(a, a_max)
+    return a
+
+
+def nonzero(x):
+    return _np.nonzero(_np.asarray(concrete(x)))
+
+
+# ------------------------------------------------------------ reductions ---
+sum, prod, max, min = _R.sum, _R.prod, _R.max, _R.min  # noqa: A001
+amax, amin = max, min
+cumsum, cumprod = _R.cumsum, _R.cumprod
+argmax, argmin, argsort, sort = _R.argmax, _R.argmin, _R.argsort, _R.sort
+any, all = _R.any, _R.all  # noqa: A001
+
+
+def mean(x, axis=None, keepdims=False, dtype=None):
+    axes = _R.normalize_axes(x, axis)
+    n = int(_np.prod([shape_of(x)[a] for a in axes], dtype=_np.int64))
+    s = sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+    if dtype_of(s).kind in "biu":
+        s = astype(s, _np.float64)
+    return s / n
+
+
+def var(x, axis=None, ddof=0, keepdims=False):
+    axes = _R.normalize_axes(x, axis)
+    n = int(_np.prod([shape_of(x)[a] for a in axes], dtype=_np.int64))
+    d = x - mean(x, axis=axis, keepdims=True)
+    d2 = real(d * conj(d)) if dtype_of(x).kind == "c" else d * d
+    return sum(d2, axis=axis, keepdims=keepdims) / (n - ddof)
+
+
+def std(x, axis=None, ddof=0, keepdims=False):
+    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+def average(x, axis=None, weights=None, keepdims=False):
+    if weights is None:
+        return mean(x, axis=axis, keepdims=keepdims)
+    w = broadcast_to(weights, shape_of(x)) if shape_of(weights) != shape_of(x) and axis is None else weights
+    if axis is not None and len(shape_of(w)) == 1 and len(shape_of(x)) > 1:
+        ax = _S.normalize_axis(axis, len(shape_of(x)))
+        w = reshape(w, tuple(-1 if i == ax else 1 for i in range(len(shape_of(x)))))
+    return sum(x * w, axis=axis, keepdims=keepdims) / sum(broadcast_to(w, shape_of(x)), axis=axis, keepdims=keepdims)
+
+
+def ptp(x, axis=None, keepdims=False):
+    return max(x, axis=axis, keepdims=keepdims) - min(x, axis=axis, keepdims=keepdims)
+
+
+def count_nonzero(x, axis=None):
+    return _np.count_nonzero(_np.asarray(concrete(x)), axis=axis)
+
+
+# ---------------------------------------------------------------- shapes ---
+reshape, transpose, broadcast_to = _S.reshape, _S.transpose, _S.broadcast_to
+concatenate, stack, expand_dims, squeeze = _S.concatenate, _S.stack, _S.expand_dims, _S.squeeze
+take, take_along_axis, flip, pad, at = _S.take, _S.take_along_axis, _S.flip, _S.pad, _S.at
+astype = _S.astype
+
+
+def shape(x):
+    return shape_of(x)
+
+
+def ndim(x):
+    return len(shape_of(x))
+
+
+def size(x, axis=None):
+    s = shape_of(x)
+    return int(_np.prod(s, dtype=_np.int64)) if axis is None else s[axis]
+
+
+def ravel(x):
+    return reshape(x, (-1,))
+
+
+def swapaxes(x, axis1, axis2):
+    nd = ndim(x)
+    perm = list(range(nd))
+    a, b = _S.normalize_axis(axis1, nd), _S.normalize_axis(axis2, nd)
+    perm[a], perm[b] = perm[b], perm[a]
+    return transpose(x, tuple(perm))
+
+
+def moveaxis(x, source, destination):
+    nd = ndim(x)
+    src = [_S.normalize_axis(a, nd) for a in (source if isinstance(source, (tuple, list)) else [source])]
+    dst = [_S.normalize_axis(a, nd) for a in (destination if isinstance(destination, (tuple, list)) else [destination])]
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, tuple(order))
+
+
+def atleast_1d(x):
+    return reshape(x, (1,)) if ndim(x) == 0 else x
+
+
+def atleast_2d(x):
+    nd = ndim(x)
+    return reshape(x, (1,) * (2 - nd) + shape_of(x)) if nd < 2 else x
+
+
+def atleast_3d(x):
+    nd = ndim(x)
+    if nd == 0:
+        return reshape(x, (1, 1, 1))
+    if nd == 1:
+        return reshape(x, (1, -1, 1))
+    if nd == 2:
+        return reshape(x, shape_of(x) + (1,))
+    return x
+
+
+def hstack(xs):
+    xs = [atleast_1d(x) for x in xs]
+    return concatenate(xs, axis=0 if ndim(xs[0]) == 1 else 1)
+
+
+def vstack(xs):
+    return concatenate([atleast_2d(x) for x in xs], axis=0)
+
+
+def column_stack(xs):
+    return concatenate([reshape(x, (-1, 1)) if ndim(x) < 2 else x for x in xs], axis=1)
+
+
+def broadcast_arrays(*xs):
+    shp = _np.broadcast_shapes(*[shape_of(x) for x in xs])
+    return [broadcast_to(x, shp) for x in xs]
+
+
+def _split_points(n, indices_or_sections, strict):
+    if isinstance(indices_or_sections, (int, _np.integer)):
+        k = int(indices_or_sections)
+        if strict and n % k:
+            raise ValueError("array split does not result in an equal division")
+        sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        return list(_np.cumsum([0] + sizes))
+    return [0] + [int(i) for i in indices_or_sections] + [n]
+
+
+def split(x, indices_or_sections, axis=0, _strict=True):
+    axis = _S.normalize_axis(axis, ndim(x))
+    pts = _split_points(shape_of(x)[axis], indices_or_sections, _strict)
+    pre = (slice(None),) * axis
+    return [_S.getitem(x, pre + (slice(a, b),)) for a, b in zip(pts[:-1], pts[1:])]
+
+
+def array_split(x, indices_or_sections, axis=0):
+    return split(x, indices_or_sections, axis, _strict=False)
+
+
+def tile(x, reps):
+    reps = (reps,) if isinstance(reps, (int, _np.integer)) else tuple(reps)
+    xs = shape_of(x)
+    nd = builtins.max(len(xs), len(reps))
+    xs = (1,) * (nd - len(xs)) + xs
+    reps = (1,) * (nd - len(reps)) + reps
+    idx = _np.ix_(*[_np.tile(_np.arange(n), r) for n, r in zip(xs, reps)])
+    return _S.getitem(reshape(x, xs), idx)
+
+
+def repeat(x, repeats, axis=None):
+    if axis is None:
+        x, axis = ravel(x), 0
+    axis = _S.normalize_axis(axis, ndim(x))
+    src = _np.repeat(_np.arange(shape_of(x)[axis]), concrete(repeats))
+    return take(x, src, axis=axis)
+
+
+def roll(x, shift, axis=None):
+    if axis is None:
+        return reshape(roll(ravel(x), shift, 0), shape_of(x))
+    shifts = shift if isinstance(shift, (tuple, list)) else (shift,)
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    for s, a in zip(shifts, axes):
+        a = _S.normalize_axis(a, ndim(x))
+        x = take(x, _np.roll(_np.arange(shape_of(x)[a]), s), axis=a)
+    return x
+
+
+def fliplr(x):
+    return flip(x, 1)
+
+
+def flipud(x):
+    return flip(x, 0)
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    nd = ndim(x)
+    a1, a2 = _S.normalize_axis(axis1, nd), _S.normalize_axis(axis2, nd)
+    x = moveaxis(x, (a1, a2), (-2, -1))
+    n, m = shape_of(x)[-2:]
+    i = _np.arange(builtins.max(0, builtins.min(n + builtins.min(offset, 0), m - builtins.max(offset, 0))))
+    rows, cols = i - builtins.min(offset, 0), i + builtins.max(offset, 0)
+    return _S.getitem(x, (Ellipsis, rows, cols))
+
+
+def diag(x, k=0):
+    if ndim(x) == 1:
+        n = shape_of(x)[0] + builtins.abs(k)
+        i = _np.arange(shape_of(x)[0])
+        rows, cols = i - builtins.min(k, 0), i + builtins.max(k, 0)
+        return _S.index_set(zeros((n, n), dtype_of(x)), (rows, cols), x)
+    if ndim(x) == 2:
+        return diagonal(x, k)
+    raise ValueError("diag requires a 1-d or 2-d input")
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    return sum(diagonal(x, offset, axis1, axis2), axis=-1)
+
+
+def triu(x, k=0):
+    n, m = shape_of(x)[-2:]
+    return where(_np.triu(_np.ones((n, m), bool), k), x, 0.0)
+
+
+def tril(x, k=0):
+    n, m = shape_of(x)[-2:]
+    return where(_np.tril(_np.ones((n, m), bool), k), x, 0.0)
+
+
+# ----------------------------------------------------------- products -----
+matmul, einsum, tensordot, dot = _L.matmul, _L.einsum, _L.tensordot, _L.dot
+inner, outer, vdot, kron = _L.inner, _L.outer, _L.vdot, _L.kron
+
+
+# -------------------------------------------------------------- creation ---
+def asarray(x, dtype=None):
+    """`numpy.asarray`; traced values (and lists holding them) stay traced."""
+    if isinstance(x, Tracer):
+        return x if dtype is None else astype(x, dtype)
+    if isinstance(x, (list, tuple)) and _contains_tracer(x):
+        return stack([asarray(v, dtype) for v in x])
+    return _np.asarray(x, dtype=dtype)
+
+
+def array(x, dtype=None, copy=True):
+    if isinstance(x, Tracer) or (isinstance(x, (list, tuple)) and _contains_tracer(x)):
+        return asarray(x, dtype)
+    return _np.array(x, dtype=dtype, copy=copy)
+
+
+def _contains_tracer(xs):
+    return builtins.any(isinstance(v, Tracer) or (isinstance(v, (list, tuple)) and _contains_tracer(v))
+                        for v in xs)
+
+
+def copy(x):
+    return x if isinstance(x, Tracer) else _np.copy(x)
+
+
+def zeros_like(x, dtype=None):
+    return _np.zeros(shape_of(x), dtype or dtype_of(x))
+
+
+def ones_like(x, dtype=None):
+    return _np.ones(shape_of(x), dtype or dtype_of(x))
+
+
+def full_like(x, fill_value, dtype=None):
+    return _np.full(shape_of(x), concrete(fill_value), dtype or dtype_of(x))
+
+
+def empty_like(x, dtype=None):
+    return zeros_like(x, dtype)
+
+
+zeros, ones, full, empty, eye, identity = _np.zeros, _np.ones, _np.full, _np.zeros, _np.eye, _np.identity
+arange, linspace, logspace, meshgrid = _np.arange, _np.linspace, _np.logspace, _np.meshgrid
+iscomplexobj, isscalar = (lambda x: dtype_of(x).kind == "c"), _np.isscalar
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08):
+    return _np.allclose(concrete(a), concrete(b), rtol=rtol, atol=atol)
+
+
+def array_equal(a, b):
+    return _np.array_equal(concrete(a), concrete(b))
+
+
+from . import linalg  # noqa: E402,F401  (needs the names above)
+from ._protocols import install as _install  # noqa: E402
+
+_install()

@@ -1,0 +1,1 @@
+"""`chainrule.numpy.linalg`: differentiable linear algebra (filled in by ops/decompositions)."""

@@ -1,0 +1,333 @@
+"""Elementwise primitives: each one's implementation and derivative rules together.
+
+Unary implementations call the `math` module on Python floats (a fast path
+for scalar code) and NumPy otherwise; where `math` raises (a domain error,
+an overflow) NumPy's answer (nan, inf, with its warning) is used instead.
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from ..core import Primitive, bind, shape_of, dtype_of
+from ..rules import defjvp, defvjp, deflinear, defnondiff
+from . import reductions as R
+from . import shape as S
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+def _unary_impl(math_fn, np_fn):
+    if math_fn is None:
+        return np_fn
+
+    def impl(x):
+        if type(x) is float:
+            try:
+                return math_fn(x)
+            except (ValueError, OverflowError):
+                pass
+        return np_fn(x)
+    return impl
+
+
+def unary(name, math_fn, np_fn, deriv=None):
+    """A unary primitive whose derivative is ``deriv(x, ans)`` (a function of values)."""
+    p = Primitive(name, _unary_impl(math_fn, np_fn))
+    if deriv is not None:
+        defjvp(p, lambda t, ans, x: t * deriv(x, ans))
+        defvjp(p, lambda g, ans, x: g * deriv(x, ans))
+    return p
+
+
+def safe_unary(name, math_fn, np_fn, deriv):
+    """Like `unary` for derivatives that are infinite at a singular point.
+
+    A zero cotangent stays zero there (0 * inf = 0), so the untaken branch of
+    `where` cannot turn a gradient into nan.
+    """
+    p = Primitive(name, _unary_impl(math_fn, np_fn))
+    defjvp(p, lambda t, ans, x: t * deriv(x, ans))
+    defvjp(p, lambda g, ans, x: safe_mul(g, deriv(x, ans)))
+    return p
+
+
+def safe_mul(g, d):
+    """g * d, except that where g == 0 the product is 0 even if d is inf or nan."""
+    if type(g) is float:
+        return 0.0 if g == 0.0 else g * d
+    prod = g * d
+    return select(g == 0, zeros_of(prod), prod)
+
+
+def zeros_of(x):
+    return np.zeros(shape_of(x), dtype_of(x))
+
+
+# -------------------------------------------------------------- unary math --
+
+def _call(p):
+    return lambda x: bind(p, x)
+
+
+neg_p = Primitive("neg", operator.neg)
+deflinear(neg_p, lambda g, ans, x: -g)
+
+sin_p = unary("sin", math.sin, np.sin, lambda x, ans: cos(x))
+cos_p = unary("cos", math.cos, np.cos, lambda x, ans: -sin(x))
+tan_p = unary("tan", math.tan, np.tan, lambda x, ans: 1.0 + ans * ans)
+arcsin_p = safe_unary("arcsin", math.asin, np.arcsin, lambda x, ans: 1.0 / sqrt(1.0 - x * x))
+arccos_p = safe_unary("arccos", math.acos, np.arccos, lambda x, ans: -1.0 / sqrt(1.0 - x * x))
+arctan_p = unary("arctan", math.atan, np.arctan, lambda x, ans: 1.0 / (1.0 + x * x))
+sinh_p = unary("sinh", math.sinh, np.sinh, lambda x, ans: cosh(x))
+cosh_p = unary("cosh", math.cosh, np.cosh, lambda x, ans: sinh(x))
+tanh_p = unary("tanh", math.tanh, np.tanh, lambda x, ans: 1.0 - ans * ans)
+arcsinh_p = unary("arcsinh", math.asinh, np.arcsinh, lambda x, ans: 1.0 / sqrt(x * x + 1.0))
+arccosh_p = safe_unary("arccosh", math.acosh, np.arccosh,
+                       lambda x, ans: 1.0 / sqrt((x - 1.0) * (x + 1.0)))
+arctanh_p = safe_unary("arctanh", math.atanh, np.arctanh, lambda x, ans: 1.0 / ((1.0 - x) * (1.0 + x)))
+exp_p = unary("exp", math.exp, np.exp, lambda x, ans: ans)
+exp2_p = unary("exp2", lambda x: 2.0 ** x, np.exp2, lambda x, ans: ans * _LN2)
+expm1_p = unary("expm1", math.expm1, np.expm1, lambda x, ans: ans + 1.0)
+log_p = safe_unary("log", math.log, np.log, lambda x, ans: 1.0 / x)
+log2_p = safe_unary("log2", math.log2, np.log2, lambda x, ans: 1.0 / (x * _LN2))
+log10_p = safe_unary("log10", math.log10, np.log10, lambda x, ans: 1.0 / (x * _LN10))
+log1p_p = safe_unary("log1p", math.log1p, np.log1p, lambda x, ans: 1.0 / (1.0 + x))
+sqrt_p = safe_unary("sqrt", math.sqrt, np.sqrt, lambda x, ans: 0.5 / ans)
+cbrt_p = safe_unary("cbrt", None, np.cbrt, lambda x, ans: 1.0 / (3.0 * ans * ans))
+
+sin, cos, tan = _call(sin_p), _call(cos_p), _call(tan_p)
+arcsin, arccos, arctan = _call(arcsin_p), _call(arccos_p), _call(arctan_p)
+sinh, cosh, tanh = _call(sinh_p), _call(cosh_p), _call(tanh_p)
+arcsinh, arccosh, arctanh = _call(arcsinh_p), _call(arccosh_p), _call(arctanh_p)
+exp, exp2, expm1 = _call(exp_p), _call(exp2_p), _call(expm1_p)
+log, log2, log10, log1p = _call(log_p), _call(log2_p), _call(log10_p), _call(log1p_p)
+sqrt, cbrt = _call(sqrt_p), _call(cbrt_p)
+
+
+def negative(x):
+    return bind(neg_p, x)
+
+
+# abs: real inputs -> sign(x); complex inputs -> conj(x)/|x| (JAX's convention)
+def _abs_deriv(x, ans):
+    if np.iscomplexobj(np.empty(0, dtype_of(x))):
+        return conj(x) / select(ans == 0, np.ones(shape_of(ans)), ans)
+    return sign(x)
+
+
+abs_p = Primitive("abs", _unary_impl(abs, np.abs))
+defjvp(abs_p, lambda t, ans, x: real(t * _abs_deriv(x, ans)) if _is_complex(x) else t * sign(x))
+defvjp(abs_p, lambda g, ans, x: g * _abs_deriv(x, ans))
+
+
+def _is_complex(x):
+    return dtype_of(x).kind == "c"
+
+
+def absolute(x):
+    return bind(abs_p, x)
+
+
+# ------------------------------------------------- complex parts (linear) --
+
+real_p = Primitive("real", np.real)
+deflinear(real_p, lambda g, ans, x: g * (1 + 0j) if _is_complex(x) else g)
+imag_p = Primitive("imag", np.imag)
+deflinear(imag_p, lambda g, ans, x: g * -1j if _is_complex(x) else zeros_of(g))
+conj_p = Primitive("conj", np.conjugate)
+deflinear(conj_p, lambda g, ans, x: conj(g))
+real, imag, conj = _call(real_p), _call(imag_p), _call(conj_p)
+
+
+# ------------------------------------------------- piecewise constant ------
+
+def _nondiff(name, fn, reason=None):
+    p = Primitive(name, fn)
+    defnondiff(p, reason or "piecewise constant: zero derivative where it exists")
+    return p
+
+
+sign_p = _nondiff("sign", np.sign)
+floor_p = _nondiff("floor", np.floor)
+ceil_p = _nondiff("ceil", np.ceil)
+round_p = Primitive("round", lambda x, decimals=0: np.round(x, decimals))
+defnondiff(round_p)
+trunc_p = _nondiff("trunc", np.trunc)
+isnan_p = _nondiff("isnan", np.isnan, "boolean result")
+isinf_p = _nondiff("isinf", np.isinf, "boolean result")
+isfinite_p = _nondiff("isfinite", np.isfinite, "boolean result")
+logical_not_p = _nondiff("logical_not", np.logical_not, "boolean result")
+sign, floor, ceil, trunc = _call(sign_p), _call(floor_p), _call(ceil_p), _call(trunc_p)
+isnan, isinf, isfinite = _call(isnan_p), _call(isinf_p), _call(isfinite_p)
+logical_not = _call(logical_not_p)
+
+
+def round(x, decimals=0):  # noqa: A001  (mirrors numpy.round)
+    return bind(round_p, x, decimals=decimals)
+
+
+def _binary_nondiff(name, op, np_fn):
+    def impl(x, y):
+        if type(x) is float and type(y) is float:
+            return op(x, y)
+        return np_fn(x, y)
+    return _nondiff(name, impl, "comparison or logical operation: boolean result")
+
+
+lt_p = _binary_nondiff("less", operator.lt, np.less)
+le_p = _binary_nondiff("less_equal", operator.le, np.less_equal)
+gt_p = _binary_nondiff("greater", operator.gt, np.greater)
+ge_p = _binary_nondiff("greater_equal", operator.ge, np.greater_equal)
+eq_p = _binary_nondiff("equal", operator.eq, np.equal)
+ne_p = _binary_nondiff("not_equal", operator.ne, np.not_equal)
+and_p = _nondiff("logical_and", np.logical_and, "boolean result")
+or_p = _nondiff("logical_or", np.logical_or, "boolean result")
+xor_p = _nondiff("logical_xor", np.logical_xor, "boolean result")
+floor_divide_p = _nondiff("floor_divide", np.floor_divide)
+
+
+def _bin(p):
+    return lambda x, y: bind(p, x, y)
+
+
+less, less_equal, greater, greater_equal = _bin(lt_p), _bin(le_p), _bin(gt_p), _bin(ge_p)
+equal, not_equal = _bin(eq_p), _bin(ne_p)
+logical_and, logical_or, logical_xor = _bin(and_p), _bin(or_p), _bin(xor_p)
+floor_divide = _bin(floor_divide_p)
+
+
+# ---------------------------------------------------------------- binary ---
+
+def unbroadcast(x, g):
+    """Sum cotangent `g` down to the shape of `x` (undoing NumPy broadcasting)."""
+    if type(g) is float:
+        return g
+    xs = shape_of(x)
+    gs = shape_of(g)
+    if xs == gs:
+        return g
+    lead = len(gs) - len(xs)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(xs) if n == 1 and gs[i + lead] != 1)
+    if axes:
+        g = R.sum(g, axis=axes)
+    return S.reshape(g, xs) if shape_of(g) != xs else g
+
+
+def _div_impl(x, y):
+    try:
+        return x / y
+    except ZeroDivisionError:
+        return np.true_divide(np.float64(x), y)
+
+
+def _pow_impl(x, y):
+    if type(x) is float and type(y) is float:
+        try:
+            return math.pow(x, y)
+        except (ValueError, OverflowError):
+            pass
+    return np.power(x, y)
+
+
+add_p = Primitive("add", operator.add)
+deflinear(add_p, lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, g))
+sub_p = Primitive("subtract", operator.sub)
+deflinear(sub_p, lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, -g))
+
+mul_p = Primitive("multiply", operator.mul)
+defjvp(mul_p, lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t)
+defvjp(mul_p, lambda g, ans, x, y: unbroadcast(x, g * y), lambda g, ans, x, y: unbroadcast(y, g * x))
+
+div_p = Primitive("divide", _div_impl)
+defjvp(div_p, lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y)
+defvjp(div_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, 1.0 / y)),
+       lambda g, ans, x, y: unbroadcast(y, safe_mul(-g, ans / y)))
+
+
+def _log_or_zero(x):
+    """log(x), with 0 where x == 0 (the d/dy of x**y at x = 0 for y > 0)."""
+    if type(x) is float:
+        return math.log(x) if x > 0 else (0.0 if x == 0 else math.nan)
+    zero = x == 0
+    return select(zero, zeros_of(x), log(select(zero, np.ones(shape_of(x)), x)))
+
+
+pow_p = Primitive("power", _pow_impl)
+defjvp(pow_p, lambda t, ans, x, y: t * (y * x ** (y - 1.0)),
+       lambda t, ans, x, y: t * (ans * _log_or_zero(x)))
+defvjp(pow_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, y * x ** (y - 1.0))),
+       lambda g, ans, x, y: unbroadcast(y, safe_mul(g, ans * _log_or_zero(x))))
+
+arctan2_p = Primitive("arctan2", lambda y, x: math.atan2(y, x) if type(y) is float and type(x) is float
+                      else np.arctan2(y, x))
+defjvp(arctan2_p, lambda t, ans, y, x: t * x / (x * x + y * y),
+       lambda t, ans, y, x: -t * y / (x * x + y * y))
+defvjp(arctan2_p, lambda g, ans, y, x: unbroadcast(y, safe_mul(g, x / (x * x + y * y))),
+       lambda g, ans, y, x: unbroadcast(x, safe_mul(g, -y / (x * x + y * y))))
+
+hypot_p = Primitive("hypot", lambda x, y: math.hypot(x, y) if type(x) is float and type(y) is float
+                    else np.hypot(x, y))
+defjvp(hypot_p, lambda t, ans, x, y: t * x / ans, lambda t, ans, x, y: t * y / ans)
+defvjp(hypot_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, x / ans)),
+       lambda g, ans, x, y: unbroadcast(y, safe_mul(g, y / ans)))
+
+
+def _tie_weights(x, y, ans):
+    """Where x wins (1), loses (0) or ties (1/2): the share of the derivative x gets."""
+    return select(x == y, 0.5 * np.ones(shape_of(ans)), (x == ans) * 1.0)
+
+
+maximum_p = Primitive("maximum", np.maximum)
+minimum_p = Primitive("minimum", np.minimum)
+for _p in (maximum_p, minimum_p):
+    defjvp(_p, lambda t, ans, x, y: t * _tie_weights(x, y, ans),
+           lambda t, ans, x, y: t * _tie_weights(y, x, ans))
+    defvjp(_p, lambda g, ans, x, y: unbroadcast(x, g * _tie_weights(x, y, ans)),
+           lambda g, ans, x, y: unbroadcast(y, g * _tie_weights(y, x, ans)))
+
+logaddexp_p = Primitive("logaddexp", np.logaddexp)
+defjvp(logaddexp_p, lambda t, ans, x, y: t * exp(x - ans), lambda t, ans, x, y: t * exp(y - ans))
+defvjp(logaddexp_p, lambda g, ans, x, y: unbroadcast(x, g * exp(x - ans)),
+       lambda g, ans, x, y: unbroadcast(y, g * exp(y - ans)))
+
+mod_p = Primitive("remainder", np.remainder)
+defjvp(mod_p, lambda t, ans, x, y: t, lambda t, ans, x, y: -t * floor_divide(x, y))
+defvjp(mod_p, lambda g, ans, x, y: unbroadcast(x, g),
+       lambda g, ans, x, y: unbroadcast(y, -g * floor_divide(x, y)))
+
+add, subtract, multiply, divide = _bin(add_p), _bin(sub_p), _bin(mul_p), _bin(div_p)
+power, arctan2, hypot = _bin(pow_p), _bin(arctan2_p), _bin(hypot_p)
+maximum, minimum, logaddexp, remainder = _bin(maximum_p), _bin(minimum_p), _bin(logaddexp_p), _bin(mod_p)
+
+
+# ------------------------------------------------------- select (where) ----
+
+def _select_impl(c, x, y):
+    if type(c) is bool:
+        return x if c else y
+    return np.where(c, x, y)
+
+
+select_p = Primitive("select", _select_impl)
+deflinear(select_p, None,
+          lambda g, ans, c, x, y: unbroadcast(x, select(c, g, zeros_of(g))),
+          lambda g, ans, c, x, y: unbroadcast(y, select(c, zeros_of(g), g)))
+
+
+def select(c, x, y):
+    """`numpy.where(c, x, y)`; the derivative flows only through the chosen side."""
+    return bind(select_p, c, x, y)
+
+
+stop_gradient_p = Primitive("stop_gradient", lambda x: x)
+defnondiff(stop_gradient_p, "its derivative is zero by definition")
+
+
+def stop_gradient(x):
+    """The value of `x`, treated as a constant by every derivative transformation."""
+    return bind(stop_gradient_p, x)
+

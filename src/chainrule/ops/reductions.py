@@ -1,0 +1,208 @@
+"""Reductions and cumulative operations, with their derivative rules."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Primitive, bind, shape_of, dtype_of, concrete
+from ..rules import defjvp_full, defvjp, deflinear, defnondiff
+from . import elementwise as E
+from . import shape as S
+
+
+def normalize_axes(x, axis):
+    """`axis` (None, int or tuple) as a sorted tuple of non-negative ints."""
+    ndim = len(shape_of(x))
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = [S.normalize_axis(a, ndim) for a in axis]
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"repeated axis in {axis}")
+        return tuple(sorted(axes))
+    return (S.normalize_axis(axis, ndim),)
+
+
+def expand_back(g, x, axes, keepdims):
+    """Broadcast a reduced cotangent back to the shape of `x`."""
+    xs = shape_of(x)
+    if not keepdims and axes:
+        g = S.reshape(g, tuple(1 if i in axes else n for i, n in enumerate(xs)))
+    return S.broadcast_to(g, xs)
+
+
+def _keep(x, ans, axes, keepdims):
+    """`ans` with the reduced axes kept as size 1 (to broadcast against x)."""
+    if keepdims or not axes:
+        return ans
+    xs = shape_of(x)
+    return S.reshape(ans, tuple(1 if i in axes else n for i, n in enumerate(xs)))
+
+
+# ------------------------------------------------------------------ sum ---
+
+reduce_sum_p = Primitive("reduce_sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims))
+deflinear(reduce_sum_p, lambda g, ans, x, axes, keepdims: expand_back(g, x, axes, keepdims))
+
+
+def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A001  (mirrors numpy.sum)
+    axes = normalize_axes(x, axis)
+    if dtype is not None:
+        x = S.astype(x, dtype)
+    elif dtype_of(x).kind in "bui":
+        x = S.astype(x, np.int64 if dtype_of(x).kind != "u" else np.uint64)
+    if not axes and not keepdims:
+        return x
+    return bind(reduce_sum_p, x, axes=axes, keepdims=keepdims)
+
+
+# -------------------------------------------------------------- max/min ---
+
+def _extremum(name, np_fn):
+    p = Primitive(name, lambda x, axes, keepdims: np_fn(x, axis=axes, keepdims=keepdims))
+
+    def weights(x, ans, axes, keepdims):
+        hit = E.equal(x, _keep(x, ans, axes, keepdims)) * 1.0
+        return hit / sum(hit, axis=axes, keepdims=True)      # ties share equally
+
+    def jvp(primals, tangents, axes, keepdims):
+        (x,), (t,) = primals, tangents
+        ans = bind(p, x, axes=axes, keepdims=keepdims)
+        if t is None:
+            return ans, None
+        return ans, sum(t * weights(x, ans, axes, keepdims), axis=axes, keepdims=keepdims)
+    defjvp_full(p, jvp)
+    defvjp(p, lambda g, ans, x, axes, keepdims:
+           expand_back(g, x, axes, keepdims) * weights(x, ans, axes, keepdims))
+    return p
+
+
+reduce_max_p = _extremum("reduce_max", np.max)
+reduce_min_p = _extremum("reduce_min", np.min)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    return bind(reduce_max_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    return bind(reduce_min_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+
+
+# ----------------------------------------------------------------- prod ---
+
+def _prod_of_others(x, axes):
+    """For each element, the product of the other elements of its reduction group.
+
+    Exclusive products from the left and from the right: exact with zeros.
+    """
+    xs = shape_of(x)
+    keep = [i for i in range(len(xs)) if i not in axes]
+    perm = keep + list(axes)
+    xt = S.transpose(x, tuple(perm))
+    lead = tuple(xs[i] for i in keep)
+    flat = S.reshape(xt, lead + (-1,))
+    one = np.ones(lead + (1,), dtype_of(x))
+    left = S.concatenate([one, cumprod(flat[..., :-1], axis=-1)], axis=-1)
+    right = S.flip(S.concatenate([one, cumprod(S.flip(flat, -1)[..., :-1], axis=-1)], axis=-1), -1)
+    others = S.reshape(left * right, shape_of(xt))
+    return S.transpose(others, tuple(np.argsort(perm)))
+
+
+reduce_prod_p = Primitive("reduce_prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims))
+
+
+def _prod_jvp(primals, tangents, axes, keepdims):
+    (x,), (t,) = primals, tangents
+    ans = bind(reduce_prod_p, x, axes=axes, keepdims=keepdims)
+    if t is None:
+        return ans, None
+    return ans, sum(t * _prod_of_others(x, axes), axis=axes, keepdims=keepdims)
+
+
+defjvp_full(reduce_prod_p, _prod_jvp)
+defvjp(reduce_prod_p, lambda g, ans, x, axes, keepdims:
+       expand_back(g, x, axes, keepdims) * _prod_of_others(x, axes))
+
+
+def prod(x, axis=None, keepdims=False):
+    return bind(reduce_prod_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+
+
+# ----------------------------------------------------------- cumulative ---
+
+cumsum_p = Primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
+deflinear(cumsum_p, lambda g, ans, x, axis: S.flip(cumsum(S.flip(g, axis), axis), axis))
+
+
+def _flat_axis(x, axis):
+    if axis is None:
+        return S.reshape(x, (-1,)), 0
+    return x, S.normalize_axis(axis, len(shape_of(x)))
+
+
+def cumsum(x, axis=None):
+    x, axis = _flat_axis(x, axis)
+    return bind(cumsum_p, x, axis=axis)
+
+
+cumprod_p = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis))
+# Valid where x has no zeros; `cumprod` routes inputs with zeros to an exact composite.
+defjvp_full(cumprod_p, lambda primals, tangents, axis: (
+    lambda ans: (ans, None if tangents[0] is None else ans * cumsum(tangents[0] / primals[0], axis)))(
+        bind(cumprod_p, primals[0], axis=axis)))
+defvjp(cumprod_p, lambda g, ans, x, axis: S.flip(cumsum(S.flip(g * ans, axis), axis), axis) / x)
+
+
+def cumprod(x, axis=None):
+    x, axis = _flat_axis(x, axis)
+    if np.any(np.asarray(concrete(x)) == 0) and not isinstance(x, np.ndarray):
+        # exact through zeros: a running product, one multiplication per step
+        parts = [S.getitem(x, _index_along(axis, 0, len(shape_of(x))))]
+        for k in range(1, shape_of(x)[axis]):
+            parts.append(parts[-1] * S.getitem(x, _index_along(axis, k, len(shape_of(x)))))
+        return S.stack(parts, axis=axis)
+    return bind(cumprod_p, x, axis=axis)
+
+
+def _index_along(axis, k, ndim):
+    return (slice(None),) * axis + (k,)
+
+
+# ----------------------------------------------------- index results ------
+
+argmax_p = Primitive("argmax", lambda x, axis, keepdims: np.argmax(x, axis=axis, keepdims=keepdims))
+argmin_p = Primitive("argmin", lambda x, axis, keepdims: np.argmin(x, axis=axis, keepdims=keepdims))
+argsort_p = Primitive("argsort", lambda x, axis, stable: np.argsort(x, axis=axis, stable=stable))
+any_p = Primitive("any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims))
+all_p = Primitive("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdims))
+for _p in (argmax_p, argmin_p, argsort_p):
+    defnondiff(_p, "integer result (an index)")
+for _p in (any_p, all_p):
+    defnondiff(_p, "boolean result")
+
+
+def argmax(x, axis=None, keepdims=False):
+    return bind(argmax_p, x, axis=axis, keepdims=keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    return bind(argmin_p, x, axis=axis, keepdims=keepdims)
+
+
+def argsort(x, axis=-1, stable=True):
+    x, axis = _flat_axis(x, axis)
+    return bind(argsort_p, x, axis=axis, stable=stable)
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001
+    return bind(any_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001
+    return bind(all_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+
+
+def sort(x, axis=-1):
+    """Sorted copy; the derivative follows each element to its sorted place."""
+    x, axis = _flat_axis(x, axis)
+    return S.take_along_axis(x, argsort(x, axis=axis), axis=axis)

@@ -1,0 +1,96 @@
+"""Rule tables, one per transformation, keyed by primitive, and their factories.
+
+Conventions (a `None` tangent or cotangent is a symbolic zero):
+
+- ``jvp_rules[p](primals, tangents, params) -> (out, out_tangent)``
+- ``vjp_rules[p](g, ans, primals, params, argnums) -> [ct for each argnum]``
+  (for a primitive with several results, ``g`` is a list with one entry per result)
+- ``batch_rules``, ``taylor_rules``, ``emit_rules``: filled by the vmap, Taylor and
+  staging issues; ``shape_rules[p](*avals, **params)`` gives output shape/dtype.
+
+Derivative rules are written with `chainrule.numpy` operations, so they are
+differentiable themselves and higher derivatives come from nesting.
+"""
+from __future__ import annotations
+
+from .core import bind, primitives  # noqa: F401  (primitives is the registry)
+
+jvp_rules = {}
+vjp_rules = {}
+batch_rules = {}
+taylor_rules = {}
+emit_rules = {}
+shape_rules = {}
+
+# Primitives that deliberately lack a rule in a table: {table_name: {name: reason}}.
+exempt = {"jvp": {}, "vjp": {}, "batch": {}, "taylor": {}, "emit": {}, "shape": {}}
+
+
+def defjvp(p, *fns):
+    """JVP from one function per argument: ``fn(t, ans, *primals, **params)``.
+
+    `None` in place of a function means the output does not depend
+    differentiably on that argument.
+    """
+    def rule(primals, tangents, params):
+        ans = bind(p, *primals, **params)
+        out_t = None
+        for fn, t in zip(fns, tangents):
+            if t is None or fn is None:
+                continue
+            c = fn(t, ans, *primals, **params)
+            out_t = c if out_t is None else out_t + c
+        return ans, out_t
+    jvp_rules[p] = rule
+    return rule
+
+
+def defjvp_full(p, fn):
+    """JVP given as ``fn(primals, tangents, **params) -> (out, out_tangent)``."""
+    jvp_rules[p] = lambda primals, tangents, params: fn(primals, tangents, **params)
+
+
+def defvjp(p, *fns):
+    """VJP from one function per argument: ``fn(g, ans, *primals, **params)``."""
+    def rule(g, ans, primals, params, argnums):
+        return [fns[i](g, ans, *primals, **params) if fns[i] is not None else None
+                for i in argnums]
+    vjp_rules[p] = rule
+    return rule
+
+
+def defvjp_full(p, fn):
+    """VJP given as ``fn(g, ans, primals, argnums, **params) -> cts for argnums``."""
+    vjp_rules[p] = lambda g, ans, primals, params, argnums: fn(g, ans, primals, argnums, **params)
+
+
+def deflinear(p, *transposes):
+    """A primitive jointly linear in its array arguments (others are constants).
+
+    The JVP applies `p` to the tangents (a zero tangent becomes the scalar 0.0,
+    which broadcasts); ``transposes[i](g, ans, *primals, **params)`` is the
+    transpose with respect to argument i, and `None` marks a non-linear,
+    constant argument such as an integer index array.
+    """
+    linear = [f is not None for f in transposes]
+    if linear == [True]:           # the common unary case
+        def jvp(primals, tangents, params):
+            t = tangents[0]
+            return bind(p, *primals, **params), None if t is None else bind(p, t, **params)
+    else:
+        def jvp(primals, tangents, params):
+            ans = bind(p, *primals, **params)
+            if all(t is None for t, lin in zip(tangents, linear) if lin):
+                return ans, None
+            args = [(0.0 if t is None else t) if lin else x
+                    for x, t, lin in zip(primals, tangents, linear)]
+            return ans, bind(p, *args, **params)
+    jvp_rules[p] = jvp
+    defvjp(p, *transposes)
+
+
+def defnondiff(p, reason="piecewise constant: zero derivative everywhere it exists"):
+    """Mark a primitive whose result carries no derivative (comparisons, floor, argmax)."""
+    p.nondiff = True
+    exempt["jvp"][p.name] = reason
+    exempt["vjp"][p.name] = reason
