@@ -11,5 +11,7 @@ from .api import (  # noqa: F401
     hessian, hvp, custom_jvp, custom_vjp, checkpoint, remat, stop_gradient,
 )
 from .core import LeakedTracerError  # noqa: F401
+from .interpreters.batching import vmap  # noqa: F401
+from .interpreters.taylor import jet, derivative, taylor_coefficients  # noqa: F401
 
 __version__ = "0.1.0"

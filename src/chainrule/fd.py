@@ -415,16 +415,18 @@ def _auto_step(method: str, order: int, accuracy: int, levels: int) -> float:
     if method == "complex":
         return _COMPLEX_STEP_1 if order == 1 else _COMPLEX_STEP_2
     # Richardson.  The extrapolated result is a stencil of accuracy
-    # q = p + 2(L-1) whose smallest step is h0 / 2**(L-1).  Balancing its
-    # truncation ~h0**q against round-off ~eps / (h0 / 2**(L-1))**m puts the
-    # optimum at h0 ~ 2**(L-1) * eps**(1/(q+m)) for derivatives of unit scale.
-    # We start 4x above that: the extrapolation table then has room to work
-    # (truncation still dominates at the first levels, so the difference of
-    # the last two levels is a meaningful error estimate), while the
-    # round-off, ~eps/h_min**m, stays near 1e-13 for m = 1.  For L=3, p=2,
-    # m=1 this gives h0 ~ 0.09, the classical "start around 0.1" advice.
+    # q = p + 2(L-1) whose smallest step is h_min = h0 / 2**(L-1); its error
+    # is ~ (h_min/ell)**q (truncation, ell = length scale on which f varies)
+    # plus ~ eps / h_min**m (round-off, the extrapolation weights only
+    # amplify it by ~1.5).  For ell = 1 the optimum is h_min ~ eps**(1/(q+m));
+    # we take a quarter of that so that functions varying on a scale of
+    # ~1/4 (cos(3x), exp(2x), log near 0.3) still sit at the optimum, which
+    # costs functions of unit scale at most a factor 4**m in round-off.
+    # For the default L=3, p=2 this gives h0 ~ 0.006 (m=1) to 0.03 (m=4);
+    # the classical "start at 0.1" leaves truncation errors of ~1e-8
+    # relative on sin(x) - 2 cos(3x) exp(-x**2), this choice ~1e-13.
     q = accuracy + 2 * (levels - 1)
-    return min(4.0 * 2.0 ** (levels - 1) * EPS ** (1.0 / (q + order)), 0.5)
+    return min(2.0 ** (levels - 1) * EPS ** (1.0 / (q + order)) / 4.0, 0.5)
 
 
 def _resolve_step(step, method, order, accuracy, levels, scale: np.ndarray) -> np.ndarray:
