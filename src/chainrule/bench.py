@@ -224,17 +224,19 @@ class Bench:
 
     # -- measurement -----------------------------------------------------
     def _time_stats(self, fn, first_dt):
-        """Per-call times of fn (already called once, taking first_dt)."""
-        if first_dt > self.single_shot:
+        """Per-call times of fn (already called once, taking first_dt):
+        (median, IQR or None, number of calls timed)."""
+        if first_dt > 5 * self.single_shot:              # far too slow: once
             return first_dt, None, 1
         t0 = time.perf_counter()
-        fn()                                             # second warm-up
+        fn()                  # second warm-up (JAX eager compiles on call 1)
         t1 = time.perf_counter() - t0
-        if t1 * (self.min_samples + 1) > 4 * self.single_shot:
+        if t1 > self.single_shot:
             return t1, None, 1
         inner = max(1, int(self.sample_floor / max(t1, 1e-9)))
         samples = int(self.target / (inner * max(t1, 1e-9)))
-        samples = min(self.max_samples, max(self.min_samples, samples))
+        lo = 3 if t1 > 0.5 else self.min_samples
+        samples = min(self.max_samples, max(lo, samples))
         times = []
         for _ in range(samples):
             t0 = time.perf_counter()
@@ -268,8 +270,7 @@ class Bench:
             ok = bool(ok)
             if jit:
                 rows.append(Row(wl, f"{case}, first call", tool, first * 1e6,
-                                None, value_ok=ok, kind=kind, samples=1,
-                                note="single run (trace + compile + run)"))
+                                None, value_ok=ok, kind=kind, samples=1))
             med, spread, n = self._time_stats(fn, first)
             result = fn()                   # check the steady state too
             ok2, msg2 = check(result)
@@ -280,7 +281,8 @@ class Bench:
                        value_ok=ok, kind=kind, samples=n,
                        note=note if ok else (note + "; " if note else "") + msg)
             if n == 1:
-                main.note = (main.note + "; " if main.note else "") + "1 sample"
+                main.note = (main.note + "; " if main.note else "") + \
+                    "slow: timed once after one warm-up call"
             main.extra["check"] = msg
             if extra:
                 main.extra.update(extra)
@@ -555,15 +557,18 @@ def W3(b):
     slow = {}
 
     def run(case, tool, make, chk, **kw):
-        if tool in slow:
+        key = (tool, kw.get("jit", False))
+        if key in slow:
             b.rows.append(Row(wl, case, tool, kind=CR if tool.startswith(
                 "chainrule") else kw.get("kind", AD),
-                status=f"skipped (cost: order {slow[tool][0]} took "
-                       f"{slow[tool][1] / 1e6:.1f} s)"))
+                status=f"skipped (cost: {slow[key][0]} took "
+                       f"{slow[key][1] / 1e6:.1f} s)"))
             return
-        row = b.case(wl, case, tool, make, chk, **kw)
-        if row is not None and row.median_us and row.median_us > limit_us:
-            slow[tool] = (case, row.median_us)
+        n0 = len(b.rows)
+        b.case(wl, case, tool, make, chk, **kw)
+        worst = max((r.median_us or 0) for r in b.rows[n0:])
+        if worst > limit_us:
+            slow[key] = (case, worst)
 
     J = b.want("jax", wl)
     T = b.want("torch", wl)
@@ -795,7 +800,8 @@ def W5(b):
                            chk, kind=HAND,
                            note="hand-written forward loop with math"))
     for r in b.rows:
-        if r.workload == wl and r.median_us is not None and r.value_ok:
+        if r.workload == wl and r.median_us is not None and r.value_ok \
+                and not r.case.endswith("first call"):
             r.extra["us_per_op"] = r.median_us / W5_OPS
 
 
@@ -1217,16 +1223,43 @@ def summarize(rows):
     return out
 
 
+def short_status(status):
+    """'not yet: AttributeError: module 'chainrule' has no attribute 'jit''
+    -> 'not yet: no jit'; otherwise the exception's type only."""
+    head, _, rest = status.partition(": ")
+    if not rest or head.startswith("skipped"):
+        return status
+    if "has no attribute '" in rest:
+        name = rest.split("has no attribute '")[1].rstrip("'")
+        return f"{head}: no {name}"
+    return f"{head}: {rest.split(':')[0]}"
+
+
 def _cell(r):
     if r is None:
         return ""
     if r.median_us is None:
-        st = r.status if len(r.status) <= 48 else r.status[:45] + "..."
-        return st.replace("|", "/")
+        return short_status(r.status).replace("|", "/")
     s = fmt_us(r.median_us)
     if r.spread_us is not None and r.median_us > 0:
         s += f" ±{100 * r.spread_us / r.median_us / 2:.0f}%"
     return s + (" ✓" if r.value_ok else " ✗ WRONG")
+
+
+def _ordered_cases(wrows):
+    """Cases in order of appearance, each 'X, first call' right after 'X'."""
+    cases = []
+    for r in wrows:
+        if r.case not in cases and not r.case.endswith(", first call"):
+            cases.append(r.case)
+    out = []
+    names = {r.case for r in wrows}
+    for c in cases:
+        out.append(c)
+        if c + ", first call" in names:
+            out.append(c + ", first call")
+    out += [c for c in names if c not in out]
+    return out
 
 
 def markdown(b, hdr, elapsed):
@@ -1237,38 +1270,37 @@ def markdown(b, hdr, elapsed):
     L.append(f"- date: {hdr['date']}; run took {elapsed:.1f} s"
              f"{' (quick)' if hdr['quick'] else ''}")
     L.append(f"- machine: {hdr['platform']}; CPU {hdr['cpu']}; {hdr['cores']} cores"
-             f" ({hdr['affinity_cores']} in affinity{', pinned to core 0' if hdr['one_core'] else ''})")
+             f" ({hdr['affinity_cores']} in affinity"
+             f"{', pinned to core 0' if hdr['one_core'] else ''})")
     L.append("- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     L.append(f"- threads: {hdr['threads']}")
     if hdr["peers_missing"]:
         L.append("- not installed (skipped): " + ", ".join(hdr["peers_missing"]))
-    L.append(f"- timing: {hdr['timing']}. Cells: median µs ±half-IQR %, "
-             "✓ value checked against the exact answer, ✗ WRONG value.")
+    L.append(f"- timing: {hdr['timing']}.")
+    L.append("- cells: median µs per call ±half the IQR in %; ✓ value checked "
+             "against the exact answer, ✗ WRONG value. `, first call` rows: one "
+             "call of a freshly built jit function (trace + compile + run).")
     L.append("- ratio = best chainrule row / best exact peer (AD or SymPy; finite "
-             "differences and hand-written floors excluded); floor = hand-written "
+             "differences and hand-written code excluded); floor = hand-written "
              "NumPy/Python code.")
     L.append("")
     for wl in WORKLOADS:
-        wrows = [r for r in rows if r.workload == wl and r.case != "all"]
-        if not wrows and not any(r.workload == wl for r in rows):
+        if not any(r.workload == wl for r in rows):
             continue
+        wrows = [r for r in rows if r.workload == wl and r.case != "all"]
         L.append(f"## {wl} — {TITLES[wl]}")
         L.append("")
         tools = []
         for r in wrows:
             if r.tool not in tools:
                 tools.append(r.tool)
-        cases = []
-        for r in wrows:
-            if r.case not in cases:
-                cases.append(r.case)
         has_floor = any(r.kind == HAND for r in wrows)
         cols = ["case"] + tools + ["cr / best peer", "best peer"] + \
             (["cr / floor"] if has_floor else [])
         L.append("| " + " | ".join(cols) + " |")
         L.append("|" + "---|" * len(cols))
         cell = {(r.case, r.tool): r for r in wrows}
-        for c in cases:
+        for c in _ordered_cases(wrows):
             s = summ.get((wl, c), {})
             crr, peer, floor = s.get("cr"), s.get("peer"), s.get("floor")
             ratio = f"{crr.median_us / peer.median_us:.3g}" if crr and peer else "—"
@@ -1278,16 +1310,24 @@ def markdown(b, hdr, elapsed):
                 line.append(f"{crr.median_us / floor.median_us:.3g}"
                             if crr and floor else "—")
             L.append("| " + " | ".join(line) + " |")
+        notes, seen = [], set()
+        for r in wrows:
+            if r.note and (r.tool, r.note) not in seen:
+                seen.add((r.tool, r.note))
+                notes.append(f"{r.tool}: {r.note}" if r.value_ok is not False
+                             else f"{r.case} / {r.tool}: {r.note}")
+        for r in wrows:
+            if r.median_us is None and short_status(r.status) != r.status \
+                    and (r.tool, r.status) not in seen:
+                seen.add((r.tool, r.status))
+                notes.append(f"{r.tool}: {r.status}")
         skipped = [r for r in rows if r.workload == wl and r.case == "all"]
-        notes = [f"{r.case} / {r.tool}: {r.note}" for r in wrows if r.note]
         if skipped:
             notes.append("skipped (not installed): " +
                          ", ".join(r.tool for r in skipped))
-        long_status = [f"{r.case} / {r.tool}: {r.status}" for r in wrows
-                       if r.median_us is None and len(r.status) > 48]
-        if notes or long_status:
+        if notes:
             L.append("")
-            L += [f"- {n}" for n in notes + long_status]
+            L += [f"- {n}" for n in notes]
         extra = _extra_section(wl, wrows)
         if extra:
             L.append("")
@@ -1297,8 +1337,8 @@ def markdown(b, hdr, elapsed):
     if wrong:
         L.append("## WRONG VALUES")
         L.append("")
-        L += [f"- **{r.workload} | {r.case} | {r.tool}**: {r.extra.get('check', r.note)}"
-              for r in wrong]
+        L += [f"- **{r.workload} | {r.case} | {r.tool}**: "
+              f"{r.extra.get('check', r.note)}" for r in wrong]
         L.append("")
     return "\n".join(L)
 

@@ -55,6 +55,7 @@ error estimate of the affected result is set to ``inf``.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -336,8 +337,13 @@ def _apply(plan: _Plan, F: np.ndarray, h) -> tuple[np.ndarray, np.ndarray, np.nd
     G = F.imag if plan.imag else F
     with np.errstate(all="ignore"):
         hm = np.asarray(h, dtype=float) ** plan.order
-        value = np.tensordot(plan.wv, G, axes=(0, 0)) / hm
-        roundoff = _ROUND_ULPS * EPS * np.tensordot(np.abs(plan.wv), np.abs(G), axes=(0, 0)) / hm
+        # Only points with a nonzero value weight enter the value, so that a
+        # NaN at a point used just for the error estimate (0 * NaN = NaN)
+        # leaves the value intact.
+        used = plan.wv != 0
+        wv, Gv = plan.wv[used], G[used]
+        value = np.tensordot(wv, Gv, axes=(0, 0)) / hm
+        roundoff = _ROUND_ULPS * EPS * np.tensordot(np.abs(wv), np.abs(Gv), axes=(0, 0)) / hm
         if plan.we is not None:
             trunc = np.abs(np.tensordot(plan.we, G, axes=(0, 0))) / hm
         else:
@@ -485,11 +491,15 @@ _COMPLEX_UNSAFE = (
 def _warn_nonfinite(points, values, nbad: int) -> None:
     shown = ", ".join(f"f({p}) = {v}" for p, v in zip(points[:3], values[:3]))
     more = "" if nbad <= 3 else f" (and {nbad - 3} more)"
+    # Point the warning at the first caller outside this module.
+    level, frame = 1, sys._getframe(0)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
     warnings.warn(
         f"f returned a non-finite value at {nbad} stencil point(s): {shown}{more}; "
         "the error estimate of the affected derivative is set to inf",
         FDWarning,
-        stacklevel=4,
+        stacklevel=level,
     )
 
 
@@ -551,6 +561,8 @@ def _check_kind(out: np.ndarray, cm: bool, where: str) -> np.ndarray:
             _COMPLEX_UNSAFE.format(why=f"f returned a real value for a complex argument{where}")
         )
     if not cm and np.iscomplexobj(out):
+        if np.all(out.imag == 0):  # complex dtype, real values: fine
+            return out.real.astype(float)
         raise ValueError(f"f returned a complex value for a real argument{where}; f must be real-valued")
     return out.astype(complex if cm else float, copy=False)
 

@@ -13,7 +13,9 @@ differentiable themselves and higher derivatives come from nesting.
 """
 from __future__ import annotations
 
-from .core import bind, primitives  # noqa: F401  (primitives is the registry)
+import numpy as np
+
+from .core import bind, primitives, shape_of, dtype_of  # noqa: F401  (primitives: the registry)
 
 jvp_rules = {}
 vjp_rules = {}
@@ -67,8 +69,8 @@ def defvjp_full(p, fn):
 def deflinear(p, *transposes):
     """A primitive jointly linear in its array arguments (others are constants).
 
-    The JVP applies `p` to the tangents (a zero tangent becomes the scalar 0.0,
-    which broadcasts); ``transposes[i](g, ans, *primals, **params)`` is the
+    The JVP applies `p` to the tangents (a zero tangent becomes zeros of the
+    argument's shape); ``transposes[i](g, ans, *primals, **params)`` is the
     transpose with respect to argument i, and `None` marks a non-linear,
     constant argument such as an integer index array.
     """
@@ -82,7 +84,7 @@ def deflinear(p, *transposes):
             ans = bind(p, *primals, **params)
             if all(t is None for t, lin in zip(tangents, linear) if lin):
                 return ans, None
-            args = [(0.0 if t is None else t) if lin else x
+            args = [(np.zeros(shape_of(x), dtype_of(x)) if t is None else t) if lin else x
                     for x, t, lin in zip(primals, tangents, linear)]
             return ans, bind(p, *args, **params)
     jvp_rules[p] = jvp

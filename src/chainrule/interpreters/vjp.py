@@ -9,8 +9,11 @@ transformation sees the backward pass and higher derivatives nest.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..core import Trace, Tracer, bind, missing_rule
 from ..rules import vjp_rules
+from ..tree_util import tree_flatten, tree_unflatten
 
 
 class VJPTracer(Tracer):
@@ -64,6 +67,14 @@ class VJPTrace(Trace):
             outs.append(VJPTracer(self, ans[k], len(tape) - 1))
         return tuple(outs)
 
+    def _record_outputs(self, rule, out_leaves, out_tree, primals, argnums, parents):
+        """Record a custom rule's node for a pytree of outputs; return traced outputs."""
+        if len(out_leaves) == 1:
+            outs = [self.record(rule, None, out_leaves[0], primals, argnums, parents)]
+        else:
+            outs = list(self.record(rule, None, out_leaves, primals, argnums, parents, len(out_leaves)))
+        return tree_unflatten(out_tree, outs)
+
     def process(self, p, args, params):
         if self.done:
             raise self.leaked()
@@ -79,7 +90,6 @@ class VJPTrace(Trace):
 
     def process_custom_jvp(self, custom, args):
         # Reverse mode of a custom JVP: pull back through the (linear) tangent map.
-        from ..tree_util import tree_flatten, tree_unflatten
         from ..numpy import zeros_like
         leaves, tree = tree_flatten(list(args))
         primals, argnums, parents = self.unwrap(leaves)
@@ -103,14 +113,9 @@ class VJPTrace(Trace):
                 return tree_flatten(out_t)[0]
             _, pullback = _vjp(tangent_map, *[zeros_like(x) for x in diff])
             return list(pullback(gs))
-        res = self.record(rule, None, out_leaves, primals, argnums, parents,
-                          len(out_leaves) if len(out_leaves) > 1 else None)
-        if len(out_leaves) == 1:
-            res = (res,)
-        return tree_unflatten(out_tree, list(res))
+        return self._record_outputs(rule, out_leaves, out_tree, primals, argnums, parents)
 
     def process_custom_vjp(self, custom, args):
-        from ..tree_util import tree_flatten, tree_unflatten
         from ..numpy import zeros_like
         leaves, tree = tree_flatten(list(args))
         primals, argnums, parents = self.unwrap(leaves)
@@ -131,11 +136,7 @@ class VJPTrace(Trace):
                 raise TypeError(f"custom_vjp backward function returned cotangents of structure "
                                 f"{ct_tree}, expected the arguments' structure {tree}")
             return [ct_leaves[i] for i in argnums]
-        res_tr = self.record(rule, None, out_leaves, primals, argnums, parents,
-                             len(out_leaves) if len(out_leaves) > 1 else None)
-        if len(out_leaves) == 1:
-            res_tr = (res_tr,)
-        return tree_unflatten(out_tree, list(res_tr))
+        return self._record_outputs(rule, out_leaves, out_tree, primals, argnums, parents)
 
 
 def backward(tape, seeds, inputs, consume=False):
@@ -145,6 +146,11 @@ def backward(tape, seeds, inputs, consume=False):
     cotangents are returned (None where nothing flowed).  With `consume`, tape
     entries are dropped as soon as they are used, freeing memory early.
     """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _backward(tape, seeds, inputs, consume)
+
+
+def _backward(tape, seeds, inputs, consume):
     cts = [None] * len(tape)
     for idx, g in seeds:
         old = cts[idx]

@@ -79,25 +79,25 @@ deflinear(neg_p, lambda g, ans, x: -g)
 sin_p = unary("sin", math.sin, np.sin, lambda x, ans: cos(x))
 cos_p = unary("cos", math.cos, np.cos, lambda x, ans: -sin(x))
 tan_p = unary("tan", math.tan, np.tan, lambda x, ans: 1.0 + ans * ans)
-arcsin_p = safe_unary("arcsin", math.asin, np.arcsin, lambda x, ans: 1.0 / sqrt(1.0 - x * x))
-arccos_p = safe_unary("arccos", math.acos, np.arccos, lambda x, ans: -1.0 / sqrt(1.0 - x * x))
-arctan_p = unary("arctan", math.atan, np.arctan, lambda x, ans: 1.0 / (1.0 + x * x))
+arcsin_p = safe_unary("arcsin", math.asin, np.arcsin, lambda x, ans: divide(1.0, sqrt(1.0 - x * x)))
+arccos_p = safe_unary("arccos", math.acos, np.arccos, lambda x, ans: divide(-1.0, sqrt(1.0 - x * x)))
+arctan_p = unary("arctan", math.atan, np.arctan, lambda x, ans: divide(1.0, 1.0 + x * x))
 sinh_p = unary("sinh", math.sinh, np.sinh, lambda x, ans: cosh(x))
 cosh_p = unary("cosh", math.cosh, np.cosh, lambda x, ans: sinh(x))
 tanh_p = unary("tanh", math.tanh, np.tanh, lambda x, ans: 1.0 - ans * ans)
-arcsinh_p = unary("arcsinh", math.asinh, np.arcsinh, lambda x, ans: 1.0 / sqrt(x * x + 1.0))
+arcsinh_p = unary("arcsinh", math.asinh, np.arcsinh, lambda x, ans: divide(1.0, sqrt(x * x + 1.0)))
 arccosh_p = safe_unary("arccosh", math.acosh, np.arccosh,
-                       lambda x, ans: 1.0 / sqrt((x - 1.0) * (x + 1.0)))
-arctanh_p = safe_unary("arctanh", math.atanh, np.arctanh, lambda x, ans: 1.0 / ((1.0 - x) * (1.0 + x)))
+                       lambda x, ans: divide(1.0, sqrt((x - 1.0) * (x + 1.0))))
+arctanh_p = safe_unary("arctanh", math.atanh, np.arctanh, lambda x, ans: divide(1.0, (1.0 - x) * (1.0 + x)))
 exp_p = unary("exp", math.exp, np.exp, lambda x, ans: ans)
 exp2_p = unary("exp2", lambda x: 2.0 ** x, np.exp2, lambda x, ans: ans * _LN2)
 expm1_p = unary("expm1", math.expm1, np.expm1, lambda x, ans: ans + 1.0)
-log_p = safe_unary("log", math.log, np.log, lambda x, ans: 1.0 / x)
-log2_p = safe_unary("log2", math.log2, np.log2, lambda x, ans: 1.0 / (x * _LN2))
-log10_p = safe_unary("log10", math.log10, np.log10, lambda x, ans: 1.0 / (x * _LN10))
-log1p_p = safe_unary("log1p", math.log1p, np.log1p, lambda x, ans: 1.0 / (1.0 + x))
-sqrt_p = safe_unary("sqrt", math.sqrt, np.sqrt, lambda x, ans: 0.5 / ans)
-cbrt_p = safe_unary("cbrt", None, np.cbrt, lambda x, ans: 1.0 / (3.0 * ans * ans))
+log_p = safe_unary("log", math.log, np.log, lambda x, ans: divide(1.0, x))
+log2_p = safe_unary("log2", math.log2, np.log2, lambda x, ans: divide(1.0, x * _LN2))
+log10_p = safe_unary("log10", math.log10, np.log10, lambda x, ans: divide(1.0, x * _LN10))
+log1p_p = safe_unary("log1p", math.log1p, np.log1p, lambda x, ans: divide(1.0, 1.0 + x))
+sqrt_p = safe_unary("sqrt", math.sqrt, np.sqrt, lambda x, ans: divide(0.5, ans))
+cbrt_p = safe_unary("cbrt", None, np.cbrt, lambda x, ans: divide(1.0, 3.0 * ans * ans))
 
 sin, cos, tan = _call(sin_p), _call(cos_p), _call(tan_p)
 arcsin, arccos, arctan = _call(arcsin_p), _call(arccos_p), _call(arctan_p)
@@ -115,7 +115,7 @@ def negative(x):
 # abs: real inputs -> sign(x); complex inputs -> conj(x)/|x| (JAX's convention)
 def _abs_deriv(x, ans):
     if np.iscomplexobj(np.empty(0, dtype_of(x))):
-        return conj(x) / select(ans == 0, np.ones(shape_of(ans)), ans)
+        return divide(conj(x), select(ans == 0, np.ones(shape_of(ans)), ans))
     return sign(x)
 
 
@@ -233,19 +233,26 @@ def _pow_impl(x, y):
     return np.power(x, y)
 
 
+def _lift(t, ans):
+    """A tangent broadcast to the output's shape (when the other operand broadcast it)."""
+    return t if shape_of(t) == shape_of(ans) else S.broadcast_to(t, shape_of(ans))
+
+
 add_p = Primitive("add", operator.add)
-deflinear(add_p, lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, g))
+defjvp(add_p, lambda t, ans, x, y: _lift(t, ans), lambda t, ans, x, y: _lift(t, ans))
+defvjp(add_p, lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, g))
 sub_p = Primitive("subtract", operator.sub)
-deflinear(sub_p, lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, -g))
+defjvp(sub_p, lambda t, ans, x, y: _lift(t, ans), lambda t, ans, x, y: _lift(-t, ans))
+defvjp(sub_p, lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, -g))
 
 mul_p = Primitive("multiply", operator.mul)
 defjvp(mul_p, lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t)
 defvjp(mul_p, lambda g, ans, x, y: unbroadcast(x, g * y), lambda g, ans, x, y: unbroadcast(y, g * x))
 
 div_p = Primitive("divide", _div_impl)
-defjvp(div_p, lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y)
-defvjp(div_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, 1.0 / y)),
-       lambda g, ans, x, y: unbroadcast(y, safe_mul(-g, ans / y)))
+defjvp(div_p, lambda t, ans, x, y: divide(t, y), lambda t, ans, x, y: divide(-t * ans, y))
+defvjp(div_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, divide(1.0, y))),
+       lambda g, ans, x, y: unbroadcast(y, safe_mul(-g, divide(ans, y))))
 
 
 def _log_or_zero(x):
@@ -257,23 +264,23 @@ def _log_or_zero(x):
 
 
 pow_p = Primitive("power", _pow_impl)
-defjvp(pow_p, lambda t, ans, x, y: t * (y * x ** (y - 1.0)),
+defjvp(pow_p, lambda t, ans, x, y: t * (y * power(x, y - 1.0)),
        lambda t, ans, x, y: t * (ans * _log_or_zero(x)))
-defvjp(pow_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, y * x ** (y - 1.0))),
+defvjp(pow_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, y * power(x, y - 1.0))),
        lambda g, ans, x, y: unbroadcast(y, safe_mul(g, ans * _log_or_zero(x))))
 
 arctan2_p = Primitive("arctan2", lambda y, x: math.atan2(y, x) if type(y) is float and type(x) is float
                       else np.arctan2(y, x))
-defjvp(arctan2_p, lambda t, ans, y, x: t * x / (x * x + y * y),
-       lambda t, ans, y, x: -t * y / (x * x + y * y))
-defvjp(arctan2_p, lambda g, ans, y, x: unbroadcast(y, safe_mul(g, x / (x * x + y * y))),
-       lambda g, ans, y, x: unbroadcast(x, safe_mul(g, -y / (x * x + y * y))))
+defjvp(arctan2_p, lambda t, ans, y, x: divide(t * x, x * x + y * y),
+       lambda t, ans, y, x: divide(-t * y, x * x + y * y))
+defvjp(arctan2_p, lambda g, ans, y, x: unbroadcast(y, safe_mul(g, divide(x, x * x + y * y))),
+       lambda g, ans, y, x: unbroadcast(x, safe_mul(g, divide(-y, x * x + y * y))))
 
 hypot_p = Primitive("hypot", lambda x, y: math.hypot(x, y) if type(x) is float and type(y) is float
                     else np.hypot(x, y))
-defjvp(hypot_p, lambda t, ans, x, y: t * x / ans, lambda t, ans, x, y: t * y / ans)
-defvjp(hypot_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, x / ans)),
-       lambda g, ans, x, y: unbroadcast(y, safe_mul(g, y / ans)))
+defjvp(hypot_p, lambda t, ans, x, y: divide(t * x, ans), lambda t, ans, x, y: divide(t * y, ans))
+defvjp(hypot_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, divide(x, ans))),
+       lambda g, ans, x, y: unbroadcast(y, safe_mul(g, divide(y, ans))))
 
 
 def _tie_weights(x, y, ans):
@@ -295,7 +302,7 @@ defvjp(logaddexp_p, lambda g, ans, x, y: unbroadcast(x, g * exp(x - ans)),
        lambda g, ans, x, y: unbroadcast(y, g * exp(y - ans)))
 
 mod_p = Primitive("remainder", np.remainder)
-defjvp(mod_p, lambda t, ans, x, y: t, lambda t, ans, x, y: -t * floor_divide(x, y))
+defjvp(mod_p, lambda t, ans, x, y: _lift(t, ans), lambda t, ans, x, y: -t * floor_divide(x, y))
 defvjp(mod_p, lambda g, ans, x, y: unbroadcast(x, g),
        lambda g, ans, x, y: unbroadcast(y, -g * floor_divide(x, y)))
 

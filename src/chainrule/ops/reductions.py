@@ -148,9 +148,9 @@ def cumsum(x, axis=None):
 cumprod_p = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis))
 # Valid where x has no zeros; `cumprod` routes inputs with zeros to an exact composite.
 defjvp_full(cumprod_p, lambda primals, tangents, axis: (
-    lambda ans: (ans, None if tangents[0] is None else ans * cumsum(tangents[0] / primals[0], axis)))(
+    lambda ans: (ans, None if tangents[0] is None else ans * cumsum(E.divide(tangents[0], primals[0]), axis)))(
         bind(cumprod_p, primals[0], axis=axis)))
-defvjp(cumprod_p, lambda g, ans, x, axis: S.flip(cumsum(S.flip(g * ans, axis), axis), axis) / x)
+defvjp(cumprod_p, lambda g, ans, x, axis: E.divide(S.flip(cumsum(S.flip(g * ans, axis), axis), axis), x))
 
 
 def cumprod(x, axis=None):
