@@ -182,7 +182,7 @@ def value_and_grad(f, argnums=0, has_aux=False, holomorphic=False):
             raise TypeError("grad of a complex-valued function needs holomorphic=True")
         if not np.issubdtype(dt, np.inexact):
             raise TypeError(f"grad requires a real floating-point output, got dtype {dt}")
-        seed = dt.type(1.0)
+        seed = 1.0 if dt == np.float64 else dt.type(1.0)
         g = _pull(trace, leaves, [idx], [seed], consume=True)
         g = tree_unflatten(tree, g)
         g = g[0] if single else tuple(g)

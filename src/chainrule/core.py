@@ -199,9 +199,15 @@ def dtype_of(x):
     return np.asarray(x).dtype
 
 
+_SCALARS = (float, int, complex, bool)
+
+
 def shape_of(x):
+    """Shape of an array, tracer or Python scalar."""
     s = getattr(x, "shape", None)
-    return s if s is not None else np.shape(x)
+    if s is not None:
+        return s
+    return () if type(x) in _SCALARS else np.shape(x)
 
 
 def is_float_dtype(dt):

@@ -78,7 +78,17 @@ class VJPTrace(Trace):
     def process(self, p, args, params):
         if self.done:
             raise self.leaked()
-        primals, argnums, parents = self.unwrap(args)
+        primals, argnums, parents = [], [], []
+        for i, a in enumerate(args):      # unwrap, inlined: this is the hot path
+            if isinstance(a, Tracer):
+                if a._trace is self:
+                    primals.append(a.primal)
+                    argnums.append(i)
+                    parents.append(a.idx)
+                    continue
+                if a._trace.level >= self.level:
+                    raise a._trace.leaked()
+            primals.append(a)
         out = bind(p, *primals, **params)
         if p.nondiff:
             return out
