@@ -64,7 +64,11 @@ def safe_mul(g, d):
 
 
 def zeros_of(x):
-    return np.zeros(shape_of(x), dtype_of(x))
+    """Zeros shaped like x (a Python 0.0 for float64 scalars, which keeps scalar code scalar)."""
+    shape, dtype = shape_of(x), dtype_of(x)
+    if shape == () and dtype == np.float64:
+        return 0.0
+    return np.zeros(shape, dtype)
 
 
 # -------------------------------------------------------------- unary math --
@@ -206,6 +210,8 @@ def unbroadcast(x, g):
     """Sum cotangent `g` down to the shape of `x` (undoing NumPy broadcasting)."""
     if type(g) is float:
         return g
+    if dtype_of(g).kind == "c" and dtype_of(x).kind != "c":
+        g = real(g)          # a real input's cotangent is real (JAX's convention)
     xs = shape_of(x)
     gs = shape_of(g)
     if xs == gs:
@@ -225,7 +231,7 @@ def _div_impl(x, y):
 
 
 def _pow_impl(x, y):
-    if type(x) is float and type(y) is float:
+    if type(x) is float and (type(y) is float or type(y) is int):
         try:
             return math.pow(x, y)
         except (ValueError, OverflowError):
@@ -264,9 +270,15 @@ def _log_or_zero(x):
 
 
 pow_p = Primitive("power", _pow_impl)
-defjvp(pow_p, lambda t, ans, x, y: t * (y * power(x, y - 1.0)),
+defjvp(pow_p, lambda t, ans, x, y: t * (y * x if type(y) in (int, float) and y == 2 else y * power(x, y - 1.0)),
        lambda t, ans, x, y: t * (ans * _log_or_zero(x)))
-defvjp(pow_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, y * power(x, y - 1.0))),
+def _pow_dx(g, ans, x, y):
+    if type(y) in (int, float) and y >= 1:        # no singular point: a plain product
+        return unbroadcast(x, g * (y * x if y == 2 else y * power(x, y - 1)))
+    return unbroadcast(x, safe_mul(g, y * power(x, y - 1.0)))
+
+
+defvjp(pow_p, _pow_dx,
        lambda g, ans, x, y: unbroadcast(y, safe_mul(g, ans * _log_or_zero(x))))
 
 arctan2_p = Primitive("arctan2", lambda y, x: math.atan2(y, x) if type(y) is float and type(x) is float

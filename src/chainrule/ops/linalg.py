@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Primitive, bind, shape_of
+from ..core import Primitive, bind, shape_of, dtype_of
 from ..rules import defjvp, defvjp, defjvp_full, defvjp_full
 from . import elementwise as E
 from . import shape as S
@@ -120,6 +120,8 @@ def _einsum_vjp(g, ans, primals, argnums, spec):
         reduced = "".join(c for c in target if c in have)
         sub = ",".join([out] + others) + "->" + reduced
         ct = bind(einsum_p, g, *[x for j, x in enumerate(primals) if j != i], spec=sub)
+        if dtype_of(ct).kind == "c" and dtype_of(primals[i]).kind != "c":
+            ct = E.real(ct)
         if reduced != target:
             xs = shape_of(primals[i])
             ct = S.broadcast_to(S.reshape(ct, tuple(n if c in have else 1 for c, n in zip(target, xs))), xs)

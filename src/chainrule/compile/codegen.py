@@ -1,0 +1,197 @@
+"""Python source generation from a Program.
+
+Each primitive has an emitter in `rules.emit_rules`: ``emit(args, ctx, **params)``
+returns a Python expression over the argument expressions `args`.  `ctx.scalar`
+says that every input is a Python scalar, so the `math` module and plain
+operators may be used; `ctx.const(obj)` names a constant for the namespace.
+A primitive without a dedicated emitter calls its implementation.
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from ..core import primitives
+from ..ir.program import Const, Var
+from ..rules import emit_rules
+
+
+class GuardMiss(Exception):
+    """A guard of a compiled program did not hold: re-specialise."""
+
+
+class _Ctx:
+    def __init__(self):
+        self.ns = {"_np": np, "_m": math, "_Miss": GuardMiss}
+        self.scalar = False
+        self._ids = {}
+
+    def const(self, obj):
+        key = id(obj)
+        if key not in self._ids:
+            name = f"_k{len(self._ids)}"
+            self._ids[key] = name
+            self.ns[name] = obj
+        return self._ids[key]
+
+
+def _literal(v, ctx):
+    if isinstance(v, bool) or v is None:
+        return repr(v)
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ctx.const(v)
+    if isinstance(v, int):
+        return repr(v)
+    return ctx.const(v)
+
+
+# ------------------------------------------------------------ emitters ---
+
+def _impl_call(p):
+    def emit(args, ctx, **params):
+        fn = ctx.const(p.impl)
+        kw = "".join(f", {k}={ctx.const(v)}" for k, v in params.items())
+        return f"{fn}({', '.join(args)}{kw})"
+    return emit
+
+
+def _unary(npname, mathname=None):
+    def emit(args, ctx, **params):
+        if ctx.scalar and mathname:
+            return f"_m.{mathname}({args[0]})"
+        return f"_np.{npname}({args[0]})"
+    return emit
+
+
+def _infix(op, np_fallback=None):
+    def emit(args, ctx, **params):
+        return f"({args[0]} {op} {args[1]})"
+    return emit
+
+
+_UNARY = {
+    "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh",
+    "arctanh": "atanh", "exp": "exp", "expm1": "expm1", "log": "log", "log2": "log2",
+    "log10": "log10", "log1p": "log1p", "sqrt": "sqrt",
+}
+_NP_ONLY = {"cbrt": "cbrt", "exp2": "exp2", "sign": "sign", "floor": "floor", "ceil": "ceil",
+            "trunc": "trunc", "isnan": "isnan", "isinf": "isinf", "isfinite": "isfinite",
+            "logical_not": "logical_not", "real": "real", "imag": "imag", "conj": "conjugate",
+            "abs": "abs"}
+
+
+def _emit_power(args, ctx):
+    if args[1] == "2":
+        return f"({args[0]} * {args[0]})"
+    if ctx.scalar:
+        return f"_m.pow({args[0]}, {args[1]})"
+    return f"_np.power({args[0]}, {args[1]})"
+
+
+def _default_emitters():
+    table = {}
+    for name, m in _UNARY.items():
+        table[name] = _unary(name, m)
+    for name, n in _NP_ONLY.items():
+        table[name] = _unary(n)
+    table["abs"] = lambda args, ctx: f"abs({args[0]})" if ctx.scalar else f"_np.abs({args[0]})"
+    table["neg"] = lambda args, ctx: f"(-{args[0]})"
+    for name, op in [("add", "+"), ("subtract", "-"), ("multiply", "*"), ("less", "<"),
+                     ("less_equal", "<="), ("greater", ">"), ("greater_equal", ">="),
+                     ("equal", "=="), ("not_equal", "!=")]:
+        table[name] = _infix(op)
+    # division and powers: plain operators on NumPy values; `math` on scalars (raises -> NumPy variant)
+    table["divide"] = lambda args, ctx: f"({args[0]} / {args[1]})"
+    table["power"] = _emit_power
+    table["matmul"] = lambda args, ctx: f"({args[0]} @ {args[1]})"
+    table["maximum"] = lambda args, ctx: f"_np.maximum({args[0]}, {args[1]})"
+    table["minimum"] = lambda args, ctx: f"_np.minimum({args[0]}, {args[1]})"
+    table["arctan2"] = lambda args, ctx: (f"_m.atan2({args[0]}, {args[1]})" if ctx.scalar
+                                          else f"_np.arctan2({args[0]}, {args[1]})")
+    table["hypot"] = lambda args, ctx: (f"_m.hypot({args[0]}, {args[1]})" if ctx.scalar
+                                        else f"_np.hypot({args[0]}, {args[1]})")
+    table["select"] = lambda args, ctx: (f"({args[1]} if {args[0]} else {args[2]})" if ctx.scalar
+                                         else f"_np.where({args[0]}, {args[1]}, {args[2]})")
+    table["stop_gradient"] = lambda args, ctx: args[0]
+    table["reduce_sum"] = lambda args, ctx, axes, keepdims: \
+        f"_np.sum({args[0]}, axis={axes!r}, keepdims={keepdims!r})"
+    table["reshape"] = lambda args, ctx, shape: f"_np.reshape({args[0]}, {shape!r})"
+    table["transpose"] = lambda args, ctx, axes: f"_np.transpose({args[0]}, {axes!r})"
+    table["broadcast_to"] = lambda args, ctx, shape: f"_np.broadcast_to({args[0]}, {shape!r})"
+    table["einsum"] = lambda args, ctx, spec: \
+        f"_np.einsum({spec!r}, {', '.join(args)}, optimize={len(args) > 2!r})"
+    return table
+
+
+def emitter(p):
+    """The emitter of primitive `p` (registering the implementation-call one if it has none)."""
+    rule = emit_rules.get(p)
+    if rule is None:
+        rule = emit_rules[p] = _DEFAULTS.get(p.name) or _impl_call(p)
+    return rule
+
+
+_DEFAULTS = _default_emitters()
+
+
+def register_all():
+    """Give every registered primitive an emitter (called when codegen is imported)."""
+    for p in primitives.values():
+        emitter(p)
+
+
+# ------------------------------------------------------------ generate ---
+
+def _guard_line(g, name, ctx):
+    if g.kind == "bool":
+        return f"if {'not ' if g.value else ''}{name}: raise _Miss"
+    if g.kind == "int":
+        return f"if int({name}) != {g.value!r}: raise _Miss"
+    if g.kind == "float":
+        return f"if float({name}) != {_literal(float(g.value), ctx)}: raise _Miss"
+    return f"if not _np.array_equal({name}, {ctx.const(g.value)}): raise _Miss"
+
+
+def generate(prog, use_math=True, name="compiled"):
+    """Python source for `prog` and the namespace it needs.
+
+    With `use_math`, operations on Python scalars use the `math` module and
+    plain operators; they raise where NumPy would return nan/inf, and the
+    caller then runs the NumPy variant (use_math=False).
+    """
+    ctx = _Ctx()
+    guards = {}
+    for g in prog.guards:
+        guards.setdefault(g.var.id, []).append(g)
+    args = [v.name for v in prog.invars]
+    lines = [f"def {name}({', '.join(args)}):"]
+    for v in prog.invars:
+        lines += ["    " + _guard_line(g, v.name, ctx) for g in guards.get(v.id, [])]
+
+    def ref(a):
+        return a.name if isinstance(a, Var) else _literal(a.value, ctx)
+    for e in prog.eqns:
+        ctx.scalar = use_math and all(
+            (a.pyscalar if isinstance(a, Var) else isinstance(a.value, (float, int)) and not isinstance(a.value, bool))
+            for a in e.invars)
+        expr = emitter(e.prim)([ref(a) for a in e.invars], ctx, **e.params)
+        outs = ", ".join(o.name for o in e.outvars) + ("," if e.prim.multiple_results and len(e.outvars) == 1 else "")
+        lines.append(f"    {outs} = {expr}")
+        for o in e.outvars:
+            lines += ["    " + _guard_line(g, o.name, ctx) for g in guards.get(o.id, [])]
+    lines.append(f"    return ({', '.join(ref(v) for v in prog.outvars)}{',' if len(prog.outvars) == 1 else ''})")
+    return "\n".join(lines) + "\n", ctx.ns
+
+
+def compile_program(prog, use_math=True, name="compiled"):
+    """(function, source) for `prog`."""
+    src, ns = generate(prog, use_math, name)
+    code = compile(src, f"<chainrule.jit {name}>", "exec")
+    exec(code, ns)
+    return ns[name], src
+
+
+__all__ = ["generate", "compile_program", "GuardMiss", "emitter", "register_all", "operator"]

@@ -1,0 +1,148 @@
+"""Staging: run a function once on concrete values while recording a Program.
+
+A staging tracer carries the concrete value it stands for, so shapes are
+exact and Python control flow can read values: each read (`bool`, `int`,
+`float`, an index) is recorded as a guard that the compiled program checks
+on later calls, re-specialising when it does not hold.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of
+from ..ir.program import Var, Const, Eqn, Guard, Program
+from ..tree_util import tree_flatten, tree_unflatten
+
+
+class NotStageable(Exception):
+    """Staging met a value it cannot record (a tracer of an enclosing transformation)."""
+
+
+class StagingTracer(Tracer):
+    __slots__ = ("primal", "var")
+
+    def __init__(self, trace, primal, var):
+        self._trace, self.primal, self.var = trace, primal, var
+
+    def concrete(self):
+        return self._trace.read(self, "value", self.primal)
+
+    def __bool__(self):
+        return self._trace.read(self, "bool", bool(self.primal))
+
+    def __int__(self):
+        return self._trace.read(self, "int", int(self.primal))
+
+    def __index__(self):
+        return self._trace.read(self, "int", int(np.asarray(self.primal).__index__()))
+
+    def __float__(self):
+        return self._trace.read(self, "float", float(self.primal))
+
+
+class StagingTrace(Trace):
+    __slots__ = ("eqns", "guards", "n_vars")
+
+    def __init__(self, level):
+        super().__init__(level)
+        self.eqns, self.guards, self.n_vars = [], [], 0
+
+    def new_var(self, value):
+        self.n_vars += 1
+        return Var(self.n_vars, shape_of(value), dtype_of(value), type(value) in (float, int, bool, complex))
+
+    def new_input(self, value):
+        return StagingTracer(self, value, self.new_var(value))
+
+    def read(self, tracer, kind, value):
+        if self.done:
+            raise self.leaked()
+        self.guards.append(Guard(tracer.var, kind, value))
+        return value
+
+    def process(self, p, args, params):
+        if self.done:
+            raise self.leaked()
+        values, invars = [], []
+        for a in args:
+            if isinstance(a, Tracer):
+                if a._trace is not self:
+                    if a._trace.level >= self.level:
+                        raise a._trace.leaked()
+                    raise NotStageable(p)
+                values.append(a.primal)
+                invars.append(a.var)
+            else:
+                values.append(a)
+                invars.append(Const(a))
+        out = p.impl(*values, **params)
+        if p.multiple_results:
+            outs = [StagingTracer(self, o, self.new_var(o)) for o in out]
+            self.eqns.append(Eqn(p, invars, [t.var for t in outs], params))
+            return tuple(outs)
+        t = StagingTracer(self, out, self.new_var(out))
+        self.eqns.append(Eqn(p, invars, [t.var], params))
+        return t
+
+
+def stage(f, args, kwargs=None):
+    """Run `f(*args)` once, recording a Program (args and outputs may be pytrees).
+
+    Returns (program, outputs); outputs are the concrete values of this run.
+    """
+    leaves, in_tree = tree_flatten(tuple(args))
+    with new_level() as level:
+        trace = StagingTrace(level)
+        try:
+            tracers = [trace.new_input(x) for x in leaves]
+            out = f(*tree_unflatten(in_tree, tracers), **(kwargs or {}))
+            out_leaves, out_tree = tree_flatten(out)
+            outvars, values = [], []
+            for o in out_leaves:
+                if isinstance(o, StagingTracer) and o._trace is trace:
+                    outvars.append(o.var)
+                    values.append(o.primal)
+                elif isinstance(o, Tracer):
+                    raise NotStageable("output")
+                else:
+                    outvars.append(Const(o))
+                    values.append(o)
+        finally:
+            trace.done = True
+    prog = Program([t.var for t in tracers], trace.eqns, outvars, trace.guards, in_tree, out_tree)
+    return prog, tree_unflatten(out_tree, values)
+
+
+def make_ir(f, static_argnums=()):
+    """``make_ir(f)(*args)``: the staged program of f at these arguments (like make_jaxpr)."""
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    def staged(*args):
+        dyn = [a for i, a in enumerate(args) if i not in static]
+
+        def g(*dyn_args):
+            it = iter(dyn_args)
+            return f(*[a if i in static else next(it) for i, a in enumerate(args)])
+        return stage(g, dyn)[0]
+    return staged
+
+
+def eval_program(prog, leaves):
+    """Evaluate a program with `bind`, so enclosing transformations see each equation."""
+    env = {}
+    for v, x in zip(prog.invars, leaves):
+        env[v.id] = x
+
+    def read(a):
+        return a.value if isinstance(a, Const) else env[a.id]
+    for e in prog.eqns:
+        out = bind(e.prim, *[read(a) for a in e.invars], **e.params)
+        if e.prim.multiple_results:
+            for v, o in zip(e.outvars, out):
+                env[v.id] = o
+        else:
+            env[e.outvars[0].id] = out
+    return [read(v) for v in prog.outvars]
+
+
+__all__ = ["stage", "make_ir", "eval_program", "NotStageable", "StagingTracer", "np"]

@@ -1,0 +1,1 @@
+"""Program representation, printer and optimisation passes."""

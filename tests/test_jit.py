@@ -1,0 +1,177 @@
+"""jit: staging, guards for Python control flow, caching, composition, errors."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule.core import current_depth
+
+
+def f1(x):
+    return cnp.sin(x) - 2 * cnp.cos(3 * x) * cnp.exp(-x ** 2)
+
+
+def f1_prime(x):
+    return math.cos(x) + 6 * math.sin(3 * x) * math.exp(-x ** 2) + 4 * x * math.cos(3 * x) * math.exp(-x ** 2)
+
+
+def piecewise(x):
+    if x < 0:
+        for i in range(3):
+            x = x * 1.5 + 0.1 * i
+        return x ** 2
+    return sum(x ** i + i for i in range(3))
+
+
+def piecewise_grad(x):
+    if x < 0:
+        # x -> ((1.5x)*1.5 + 0.1)*1.5 + 0.2 = 3.375x + 0.35; d/dx of its square
+        return 2 * (3.375 * x + 0.35) * 3.375
+    return 1 + 2 * x
+
+
+@pytest.mark.parametrize("x", [-2.3, -0.1, 0.0, 0.4, 3.9])
+def test_jit_grad_matches_closed_form(x):
+    assert cr.jit(cr.grad(f1))(x) == pytest.approx(f1_prime(x), rel=1e-13)
+
+
+def test_jit_value_equals_eager_for_arrays():
+    x = np.linspace(-1, 1, 7)
+    f = lambda x: cnp.sum(cnp.tanh(x) ** 2 * cnp.exp(-x))
+    np.testing.assert_allclose(cr.jit(f)(x), f(x), rtol=1e-14)
+    np.testing.assert_allclose(cr.jit(cr.grad(f))(x), cr.grad(f)(x), rtol=1e-14)
+
+
+def test_python_if_under_jit_respecialises():
+    jg = cr.jit(cr.grad(piecewise))
+    for x in [-1.0, 2.0, -3.0, 0.5, -0.2, 4.0]:
+        assert jg(x) == pytest.approx(piecewise_grad(x), rel=1e-13)
+    key_specs = list(jg._cache.values())
+    assert len(key_specs) == 1 and len(key_specs[0]) == 2   # one per branch
+
+
+def test_if_elif_else_and_early_return():
+    def f(x):
+        if x < -1:
+            return x ** 3
+        elif x < 1:
+            return cnp.sin(x)
+        return 2 * x
+    jf = cr.jit(cr.grad(f))
+    for x, want in [(-2.0, 12.0), (0.3, math.cos(0.3)), (5.0, 2.0), (-1.5, 3 * 2.25)]:
+        assert jf(x) == pytest.approx(want, rel=1e-13)
+
+
+def test_while_loop_with_data_dependent_trip_count():
+    def f(x):
+        n = 0
+        while x < 10.0:
+            x = x * 2.0
+            n += 1
+        return x
+    jf = cr.jit(cr.grad(f))
+    # d/dx of x * 2^n where n depends on x
+    for x, n in [(1.0, 4), (3.0, 2), (0.5, 5), (20.0, 0)]:
+        assert jf(x) == pytest.approx(2.0 ** n)
+
+
+def test_loop_bound_from_traced_integer():
+    def f(x, n):
+        acc = x
+        for _ in range(int(n)):
+            acc = acc * x
+        return acc
+    jf = cr.jit(f)
+    assert jf(2.0, 3.0) == 16.0
+    assert jf(2.0, 5.0) == 64.0
+    assert jf(3.0, 3.0) == 81.0
+
+
+def test_indexing_with_traced_integer_is_guarded():
+    def f(x, i):
+        return x[int(i)] * 2.0
+    jf = cr.jit(f)
+    x = np.arange(5.0)
+    assert jf(x, 1.0) == 2.0
+    assert jf(x, 3.0) == 6.0
+
+
+def test_specialisation_bound_warns_then_runs_eagerly():
+    def f(x):
+        return x * int(x)          # a new guard value for every integer part
+    jf = cr.jit(f, max_specializations=3)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        vals = [jf(float(k) + 0.5) for k in range(6)]
+    assert vals == [(k + 0.5) * k for k in range(6)]
+    assert sum("specialisations" in str(x.message) for x in w) == 1
+
+
+def test_static_argnums_and_unhashable_error():
+    def f(x, n):
+        return x ** n
+    jf = cr.jit(f, static_argnums=1)
+    assert jf(2.0, 3) == 8.0 and jf(2.0, 4) == 16.0
+    with pytest.raises(TypeError, match="static argument 1"):
+        jf(2.0, [1, 2])
+
+
+def test_compositions_agree_with_eager():
+    f = lambda x: cnp.sum(cnp.sin(x) * cnp.cos(2 * x) ** 2)
+    x = np.linspace(0.1, 1.2, 5)
+    g = cr.grad(f)(x)
+    np.testing.assert_allclose(cr.jit(cr.grad(f))(x), g, rtol=1e-13)
+    np.testing.assert_allclose(cr.grad(cr.jit(f))(x), g, rtol=1e-13)
+    np.testing.assert_allclose(cr.jit(cr.jit(cr.grad(f)))(x), g, rtol=1e-13)
+    np.testing.assert_allclose(cr.hessian(cr.jit(f))(x), cr.hessian(f)(x), rtol=1e-12)
+    np.testing.assert_allclose(cr.jit(cr.hessian(f))(x), cr.hessian(f)(x), rtol=1e-12)
+
+
+def test_custom_rules_under_jit():
+    @cr.custom_jvp
+    def twice_sin(x):
+        return cnp.sin(x)
+
+    @twice_sin.defjvp
+    def rule(p, t):
+        return cnp.sin(p[0]), 2 * cnp.cos(p[0]) * t[0]
+    assert cr.jit(cr.grad(twice_sin))(0.3) == pytest.approx(2 * math.cos(0.3))
+
+
+def test_make_ir_prints_equations_with_types():
+    ir = cr.make_ir(lambda x: cnp.sin(x) * 2.0)(np.ones(3))
+    text = str(ir)
+    assert "sin" in text and "multiply" in text and "float64[3]" in text
+
+
+def test_source_is_readable_python():
+    src = cr.jit(cr.grad(f1)).source(0.5)
+    assert src.startswith("def compiled(") and "_m.cos" in src
+
+
+def test_math_domain_error_falls_back_to_numpy_semantics():
+    jf = cr.jit(lambda x: cnp.log(x))
+    with np.errstate(divide="ignore"):
+        assert jf(1.0) == 0.0
+        assert jf(0.0) == -np.inf
+
+
+def test_leaked_tracer_is_reported():
+    box = []
+
+    def f(x):
+        box.append(x)
+        return x * 2.0
+    cr.jit(f)(1.0)
+    with pytest.raises(cr.LeakedTracerError):
+        box[0] + 1.0
+    assert current_depth() == 0
+
+
+def test_jit_inside_grad_closure_falls_back_correctly():
+    def outer(x):
+        return cr.jit(lambda y: x * y)(3.0)
+    assert cr.grad(outer)(2.0) == 3.0
