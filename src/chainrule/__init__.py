@@ -14,6 +14,7 @@ from .core import LeakedTracerError  # noqa: F401
 from .interpreters.batching import vmap  # noqa: F401
 from .interpreters.staging import make_ir  # noqa: F401
 from .compile.jit import jit  # noqa: F401
+from .control_flow import cond, switch, while_loop, fori_loop, scan  # noqa: F401
 from .interpreters.taylor import jet, derivative, taylor_coefficients  # noqa: F401
 
 __version__ = "0.1.0"
