@@ -74,8 +74,9 @@ def _array_function(self, func, types, args, kwargs):
         FUNCTIONS.update(_function_table())
     impl = FUNCTIONS.get(func)
     if impl is None:
-        mod = getattr(func, "__module__", "numpy") or "numpy"
-        mod = "numpy" if mod.startswith("numpy") and mod.count(".") <= 1 and "linalg" not in mod else mod
+        mod = getattr(func, "__module__", None) or "numpy"
+        if any(part.startswith("_") for part in mod.split(".")):   # numpy._core.x -> numpy
+            mod = "numpy"
         raise TypeError(f"chainrule does not support {mod}.{func.__name__} on traced values; "
                         "see chainrule.numpy for the supported functions")
     return impl(*args, **kwargs)
