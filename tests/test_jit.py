@@ -175,3 +175,22 @@ def test_jit_inside_grad_closure_falls_back_correctly():
     def outer(x):
         return cr.jit(lambda y: x * y)(3.0)
     assert cr.grad(outer)(2.0) == 3.0
+
+
+def test_native_fused_kernel_matches_numpy_path(monkeypatch):
+    from chainrule.compile import native
+    if not native.available():
+        pytest.skip("numba not installed")
+    x = np.linspace(-2, 3, native.MIN_SIZE + 7)
+    f = lambda x: cnp.sum(cnp.sin(x) ** 2 * cnp.exp(-x) + cnp.where(x > 1, cnp.sqrt(x), 0.0))
+    g = cr.jit(cr.grad(f))
+    src = g.source(x)
+    assert "_np.empty" in src                     # a fused kernel writes the gradient in one pass
+    want = 2 * np.sin(x) * np.cos(x) * np.exp(-x) - np.sin(x) ** 2 * np.exp(-x) \
+        + np.where(x > 1, 0.5 / np.sqrt(np.abs(x)), 0.0)
+    np.testing.assert_allclose(g(x), want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(cr.jit(f)(x), f(x), rtol=1e-12)
+    monkeypatch.setenv("CHAINRULE_NATIVE", "0")
+    plain = cr.jit(cr.grad(f))
+    assert "_np.empty" not in plain.source(x)
+    np.testing.assert_allclose(plain(x), want, rtol=1e-12, atol=1e-15)

@@ -16,6 +16,7 @@ import numpy as np
 from ..core import primitives
 from ..ir.program import Const, Var
 from ..rules import emit_rules
+from . import native as _native
 
 
 class GuardMiss(Exception):
@@ -155,7 +156,15 @@ def _guard_line(g, name, ctx):
     return f"if not _np.array_equal({name}, {ctx.const(g.value)}): raise _Miss"
 
 
-def generate(prog, use_math=True, name="compiled"):
+def _later_uses(prog, stop):
+    """Ids of variables read by equations from index `stop` on, by outputs or by guards."""
+    used = {v.id for v in prog.outvars if isinstance(v, Var)} | {g.var.id for g in prog.guards}
+    for e in prog.eqns[stop:]:
+        used.update(a.id for a in e.invars if isinstance(a, Var))
+    return used
+
+
+def generate(prog, use_math=True, name="compiled", native=True):
     """Python source for `prog` and the namespace it needs.
 
     With `use_math`, operations on Python scalars use the `math` module and
@@ -173,7 +182,24 @@ def generate(prog, use_math=True, name="compiled"):
 
     def ref(a):
         return a.name if isinstance(a, Var) else _literal(a.value, ctx)
-    for e in prog.eqns:
+
+    def scalar_emit(e, args):
+        ctx.scalar = True
+        return emitter(e.prim)(args, ctx, **e.params)
+    regions = {r.start: r for r in _native.find_regions(prog)} if native else {}
+    skip_to = 0
+    for i, e in enumerate(prog.eqns):
+        if i < skip_to:
+            continue
+        if i in regions:
+            r = regions[i]
+            body, _ = _native.emit_region(r, prog, _later_uses(prog, r.stop), ctx, ref, scalar_emit)
+            lines += ["    " + b for b in body]
+            for e2 in prog.eqns[r.start:r.stop]:
+                for o in e2.outvars:
+                    lines += ["    " + _guard_line(g, o.name, ctx) for g in guards.get(o.id, [])]
+            skip_to = r.stop
+            continue
         ctx.scalar = use_math and all(
             (a.pyscalar if isinstance(a, Var) else isinstance(a.value, (float, int)) and not isinstance(a.value, bool))
             for a in e.invars)

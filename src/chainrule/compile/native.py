@@ -1,0 +1,194 @@
+"""The native tier: fuse runs of elementwise operations on large arrays into one loop.
+
+NumPy runs one pass over memory per operation; a fused loop (compiled by
+numba, an optional extra: ``pip install chainrule[native]``) computes a whole
+chain of elementwise operations, and full sums of them, in one pass.  Regions
+are runs of consecutive elementwise equations over one large shape; each is
+compiled once per kernel *structure* (its source text), whatever the size,
+and reused by every program with the same structure.  Without numba, or for
+small arrays, the NumPy code path is used.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..ir.program import Const, Var
+
+MIN_SIZE = 50_000          # below this, NumPy's per-call overhead is not the bottleneck
+MIN_OPS = 3
+
+_KERNEL_OPS = {
+    "add", "subtract", "multiply", "divide", "power", "neg", "sin", "cos", "tan", "arcsin",
+    "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "exp",
+    "expm1", "log", "log2", "log10", "log1p", "sqrt", "abs", "select", "less", "less_equal",
+    "greater", "greater_equal", "equal", "not_equal", "stop_gradient",
+}
+_OK_DTYPES = (np.dtype(np.float64), np.dtype(bool))
+_kernels = {}
+
+
+def available():
+    """True when numba can be imported and CHAINRULE_NATIVE is not 0."""
+    if os.environ.get("CHAINRULE_NATIVE", "1") == "0":
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _scalar_const(v):
+    if isinstance(v, (int, float, bool)) or (isinstance(v, np.ndarray) and v.ndim == 0):
+        return True
+    return isinstance(v, np.generic)
+
+
+def _uniform(v):
+    """A broadcast view of one value (all strides 0): its single element, else None."""
+    if isinstance(v, np.ndarray) and v.size and all(s == 0 for s in v.strides):
+        return v.flat[0]
+    return None
+
+
+def _fusible(e, shape):
+    if e.prim.name not in _KERNEL_OPS or e.prim.multiple_results:
+        return False
+    out = e.outvars[0]
+    if out.shape != shape or out.dtype not in _OK_DTYPES:
+        return False
+    for a in e.invars:
+        if isinstance(a, Var):
+            if a.shape not in (shape, ()) or a.dtype not in _OK_DTYPES:
+                return False
+        else:
+            v = a.value
+            if not (_scalar_const(v) or (isinstance(v, np.ndarray) and v.shape == shape
+                                         and v.dtype in _OK_DTYPES)):
+                return False
+    return True
+
+
+def _is_full_sum(e, shape):
+    return (e.prim.name == "reduce_sum" and isinstance(e.invars[0], Var) and e.invars[0].shape == shape
+            and e.params["axes"] == tuple(range(len(shape))) and not e.params["keepdims"]
+            and e.invars[0].dtype == np.float64)
+
+
+class Region:
+    """Equations [start, stop) of a program fused into one kernel over `shape`."""
+
+    def __init__(self, start, stop, shape):
+        self.start, self.stop, self.shape = start, stop, shape
+
+
+def find_regions(prog):
+    """Maximal runs of fusible equations over one large shape (full sums may end a run)."""
+    if not available():
+        return []
+    regions, eqns, i = [], prog.eqns, 0
+    while i < len(eqns):
+        e = eqns[i]
+        shape = e.outvars[0].shape if e.outvars else None
+        if shape is None or int(np.prod(shape, dtype=np.int64)) < MIN_SIZE or not _fusible(e, shape):
+            i += 1
+            continue
+        j = i
+        while j < len(eqns) and (_fusible(eqns[j], shape) or _is_full_sum(eqns[j], shape)):
+            j += 1
+        if sum(1 for e in eqns[i:j] if not _is_full_sum(e, shape)) >= MIN_OPS:
+            regions.append(Region(i, j, shape))
+        i = max(j, i + 1)
+    return regions
+
+
+def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
+    """Lines of Python calling a fused kernel for `region` (and compiling it once)."""
+    eqns = prog.eqns[region.start:region.stop]
+    defined = {o.id for e in eqns for o in e.outvars}
+    arrays, scalars, seen = [], [], set()
+    for e in eqns:
+        for a in e.invars:
+            if isinstance(a, Var) and a.id not in defined and a.id not in seen:
+                seen.add(a.id)
+                (arrays if a.shape == region.shape else scalars).append(a)
+    const_arrays = {}
+    body, kernel_args = [], ["n"]
+    for k, a in enumerate(arrays):
+        kernel_args.append(f"a{k}")
+        body.append(f"        {a.name} = a{k}[i]")
+    for a in scalars:
+        kernel_args.append(a.name)
+
+    def kref(a):
+        if isinstance(a, Var):
+            return a.name
+        v = a.value
+        u = _uniform(v)
+        if u is not None or (isinstance(v, np.ndarray) and v.ndim == 0):
+            return _number(u if u is not None else v[()])
+        if isinstance(v, np.ndarray):
+            if id(v) not in const_arrays:
+                const_arrays[id(v)] = (f"c{len(const_arrays)}", v)
+            return const_arrays[id(v)][0] + "[i]"
+        return _number(v)
+    outs, sums = [], []
+    for e in eqns:
+        o = e.outvars[0]
+        if _is_full_sum(e, region.shape):
+            sums.append((o, e.invars[0].name))
+            continue
+        body.append(f"        {o.name} = {scalar_emit(e, [kref(a) for a in e.invars])}")
+        if o.id in later_uses:
+            outs.append(o)
+    for name, _ in const_arrays.values():
+        kernel_args.append(name)
+    for k, o in enumerate(outs):
+        kernel_args.append(f"o{k}")
+        body.append(f"        o{k}[i] = {o.name}")
+    head = [f"def kernel({', '.join(kernel_args)}):"]
+    head += [f"    s{k} = 0.0" for k in range(len(sums))]
+    head.append("    for i in range(n):")
+    body += [f"        s{k} += {src}" for k, (_, src) in enumerate(sums)]
+    tail = [f"    return ({', '.join(f's{k}' for k in range(len(sums)))}{',' if len(sums) == 1 else ''})"]
+    src = "\n".join(head + body + tail) + "\n"
+    kern = ctx.const(_compile(src))
+    size = int(np.prod(region.shape, dtype=np.int64))
+    lines = []
+    call = [str(size)]
+    for a in arrays:
+        call.append(f"_np.ascontiguousarray({a.name}).reshape(-1)")
+    call += [a.name for a in scalars]
+    for name, v in const_arrays.values():
+        call.append(ctx.const(np.ascontiguousarray(v).reshape(-1)))
+    for k, o in enumerate(outs):
+        lines.append(f"{o.name} = _np.empty({region.shape!r}, {ctx.const(o.dtype)})")
+        call.append(f"{o.name}.reshape(-1)")
+    res = ", ".join(o.name for o, _ in sums)
+    lines.append(f"{res + (',' if len(sums) == 1 else '') + ' = ' if sums else ''}{kern}({', '.join(call)})")
+    return lines, src
+
+
+def _number(v):
+    v = v.item() if isinstance(v, np.generic) else v
+    if isinstance(v, bool) or isinstance(v, int):
+        return repr(v)
+    v = float(v)
+    if v != v:
+        return "_m.nan"
+    if v in (float("inf"), float("-inf")):
+        return "_m.inf" if v > 0 else "(-_m.inf)"
+    return repr(v)
+
+
+def _compile(src):
+    fn = _kernels.get(src)
+    if fn is None:
+        import math
+        import numba
+        ns = {"_m": math, "_np": np}
+        exec(compile(src, "<chainrule.native kernel>", "exec"), ns)
+        fn = _kernels[src] = numba.njit(error_model="numpy", cache=False)(ns["kernel"])
+    return fn
