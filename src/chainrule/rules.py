@@ -41,7 +41,8 @@ def defjvp(p, *fns):
             if t is None or fn is None:
                 continue
             c = fn(t, ans, *primals, **params)
-            out_t = c if out_t is None else out_t + c
+            if c is not None:
+                out_t = c if out_t is None else out_t + c
         return ans, out_t
     jvp_rules[p] = rule
     return rule

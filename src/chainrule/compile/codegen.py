@@ -39,13 +39,14 @@ class _Ctx:
 
 
 def _literal(v, ctx):
-    if isinstance(v, bool) or v is None:
+    t = type(v)
+    if t is bool or v is None:
         return repr(v)
-    if isinstance(v, float):
+    if t is float:
         return repr(v) if math.isfinite(v) else ctx.const(v)
-    if isinstance(v, int):
+    if t is int:
         return repr(v)
-    return ctx.const(v)
+    return ctx.const(v)          # NumPy scalars and arrays keep their exact type
 
 
 # ------------------------------------------------------------ emitters ---

@@ -38,7 +38,8 @@ _FUNCTION_NAMES = [
     "shape", "ndim", "size", "zeros_like", "ones_like", "full_like", "empty_like", "copy",
     "iscomplexobj", "allclose", "array_equal", "asarray", "array",
 ]
-_LINALG_NAMES = ["solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "qr", "norm"]
+_LINALG_NAMES = ["solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "qr", "norm",
+                 "pinv", "matrix_power", "svdvals", "vector_norm", "matrix_norm"]
 
 
 def _function_table():

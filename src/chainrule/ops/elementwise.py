@@ -270,12 +270,31 @@ def _log_or_zero(x):
 
 
 pow_p = Primitive("power", _pow_impl)
-defjvp(pow_p, lambda t, ans, x, y: t * (y * x if type(y) in (int, float) and y == 2 else y * power(x, y - 1.0)),
-       lambda t, ans, x, y: t * (ans * _log_or_zero(x)))
+def _pow_deriv(x, y):
+    """d(x**y)/dx = y x^(y-1), which is 0 (not 0 * inf) where y == 0."""
+    if type(y) in (int, float):
+        if y == 0:
+            return None
+        return y * x if y == 2 else y * power(x, y - 1)
+    d = y * power(x, y - 1.0)
+    return select(y == 0, zeros_of(d), d)
+
+
+def _pow_dx_jvp(t, ans, x, y):
+    d = _pow_deriv(x, y)
+    return None if d is None else t * d
+
+
 def _pow_dx(g, ans, x, y):
+    d = _pow_deriv(x, y)
+    if d is None:
+        return None
     if type(y) in (int, float) and y >= 1:        # no singular point: a plain product
-        return unbroadcast(x, g * (y * x if y == 2 else y * power(x, y - 1)))
-    return unbroadcast(x, safe_mul(g, y * power(x, y - 1.0)))
+        return unbroadcast(x, g * d)
+    return unbroadcast(x, safe_mul(g, d))
+
+
+defjvp(pow_p, _pow_dx_jvp, lambda t, ans, x, y: t * (ans * _log_or_zero(x)))
 
 
 defvjp(pow_p, _pow_dx,

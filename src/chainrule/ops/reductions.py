@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Primitive, bind, shape_of, dtype_of, concrete
+from ..core import Primitive, bind, shape_of, dtype_of
 from ..rules import defjvp_full, defvjp, deflinear, defnondiff
 from . import elementwise as E
 from . import shape as S
@@ -155,7 +155,7 @@ defvjp(cumprod_p, lambda g, ans, x, axis: E.divide(S.flip(cumsum(S.flip(g * ans,
 
 def cumprod(x, axis=None):
     x, axis = _flat_axis(x, axis)
-    if np.any(np.asarray(concrete(x)) == 0) and not isinstance(x, np.ndarray):
+    if not isinstance(x, np.ndarray) and bool(any(E.equal(x, 0))):
         # exact through zeros: a running product, one multiplication per step
         parts = [S.getitem(x, _index_along(axis, 0, len(shape_of(x))))]
         for k in range(1, shape_of(x)[axis]):

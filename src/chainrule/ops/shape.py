@@ -302,20 +302,57 @@ def pad(x, pad_width, mode="constant", constant_values=0):
 # ------------------------------------------------ gathers built on getitem ---
 
 def take(x, indices, axis=None):
-    indices = np.asarray(concrete(indices))
     if axis is None:
-        return getitem(reshape(x, (-1,)), indices)
+        x, axis = reshape(x, (-1,)), 0
     axis = normalize_axis(axis, len(shape_of(x)))
-    return getitem(x, (slice(None),) * axis + (indices,))
+    if not isinstance(indices, Tracer):
+        return getitem(x, (slice(None),) * axis + (np.asarray(indices),))
+    # traced indices (data, not control flow): a gather along the axis
+    xs, ishape = shape_of(x), shape_of(indices)
+    flat = reshape(indices, (-1,))
+    k = shape_of(flat)[0]
+    idx = broadcast_to(reshape(flat, tuple(k if i == axis else 1 for i in range(len(xs)))),
+                       tuple(k if i == axis else n for i, n in enumerate(xs)))
+    out = take_along_axis(x, idx, axis)
+    return reshape(out, xs[:axis] + ishape + xs[axis + 1:])
+
+
+def _along_axis_index(idx, axis):
+    grids = np.ogrid[tuple(slice(n) for n in idx.shape)]
+    return tuple(idx if i == axis else grids[i] for i in range(idx.ndim))
+
+
+def _scatter_add_impl(x, idx, y, axis):
+    out = np.array(x, dtype=np.result_type(x, y), copy=True)
+    idx = np.asarray(idx)
+    np.add.at(out, _along_axis_index(idx, axis), np.broadcast_to(y, idx.shape))
+    return out
+
+
+take_along_axis_p = Primitive("take_along_axis", lambda x, idx, axis: np.take_along_axis(x, idx, axis=axis))
+scatter_add_along_axis_p = Primitive("scatter_add_along_axis", _scatter_add_impl)
+deflinear(take_along_axis_p, lambda g, ans, x, idx, axis: scatter_add_along_axis(
+    np.zeros(shape_of(x), dtype_of(g)), idx, g, axis), None)
+deflinear(scatter_add_along_axis_p, lambda g, ans, x, idx, y, axis: g, None,
+          lambda g, ans, x, idx, y, axis: E.unbroadcast(y, take_along_axis(g, idx, axis)))
 
 
 def take_along_axis(x, indices, axis):
-    indices = np.asarray(concrete(indices))
+    """`numpy.take_along_axis`; the indices may be traced (they carry no derivative)."""
     xs = shape_of(x)
     axis = normalize_axis(axis, len(xs))
-    grids = np.ogrid[tuple(slice(n) for n in indices.shape)]
-    idx = tuple(indices if i == axis else grids[i] for i in range(len(xs)))
-    return getitem(x, idx)
+    ishape = shape_of(indices)
+    if len(ishape) != len(xs):
+        raise ValueError(f"take_along_axis: indices have {len(ishape)} dimensions, the array {len(xs)}")
+    full = tuple(ishape[axis] if i == axis else n for i, n in enumerate(xs))
+    if ishape != full:
+        indices = broadcast_to(indices, full)
+    return bind(take_along_axis_p, x, indices, axis=axis)
+
+
+def scatter_add_along_axis(x, indices, y, axis):
+    """`x` with `y` added at `indices` along `axis` (repeats accumulate): take_along_axis's transpose."""
+    return bind(scatter_add_along_axis_p, x, indices, y, axis=normalize_axis(axis, len(shape_of(x))))
 
 
 def flip(x, axis=None):

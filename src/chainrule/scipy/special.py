@@ -1,0 +1,132 @@
+"""`chainrule.scipy.special`: differentiable special functions with SciPy's signatures.
+
+erf, erfc, erfinv, gammaln, digamma (psi) and polygamma are primitives
+(`chainrule.ops.special`); the rest are composed from chainrule operations,
+written to be numerically stable and to keep their gradients finite.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as _np
+
+from ..core import Tracer, shape_of
+from ..ops import special as _P
+from ..ops import elementwise as _E, reductions as _R, shape as _S
+
+__all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "psi", "polygamma", "gamma", "betaln",
+           "logsumexp", "expit", "logit", "xlogy", "xlog1py", "softmax", "log_softmax", "ndtr"]
+
+erf, erfc, erfinv = _P.erf, _P.erfc, _P.erfinv
+gammaln, digamma, polygamma = _P.gammaln, _P.digamma, _P.polygamma
+psi = digamma
+
+
+def _arr(x):
+    """Traced values and Python floats as they are; anything else as a NumPy float array."""
+    if isinstance(x, (Tracer, float)):
+        return x
+    if isinstance(x, (list, tuple)):
+        from ..numpy import asarray
+        x = asarray(x)
+        if isinstance(x, Tracer):
+            return x
+    x = _np.asarray(x)
+    return x.astype(_np.float64) if x.dtype.kind in "biu" else x
+
+
+def gamma(x):
+    """Gamma(x) = sign * exp(gammaln(x)); the sign is -1 on (-1, 0), (-3, -2), ..."""
+    x = _arr(x)
+    odd_floor = _E.equal(_E.remainder(_E.floor(x), 2.0), 1.0)
+    negative = _E.logical_and(_E.less(x, 0.0), odd_floor)
+    return _E.select(negative, -1.0, 1.0) * _E.exp(gammaln(x))
+
+
+def betaln(a, b):
+    """log |B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)."""
+    a, b = _arr(a), _arr(b)
+    return gammaln(a) + gammaln(b) - gammaln(a + b)
+
+
+def ndtr(x):
+    """The standard normal CDF, erfc(-x / sqrt 2) / 2."""
+    return 0.5 * erfc(_arr(x) * -math.sqrt(0.5))
+
+
+def expit(x):
+    """1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|."""
+    x = _arr(x)
+    pos = _E.greater_equal(x, 0.0)
+    e = _E.exp(_E.select(pos, -x, x))           # exp(-|x|), with the right derivative at 0
+    return _E.select(pos, 1.0, e) / (1.0 + e)
+
+
+def logit(p):
+    """log(p / (1 - p))."""
+    p = _arr(p)
+    return _E.log(p) - _E.log1p(-p)
+
+
+def _safe_arg_for_zero_x(x, y, ok):
+    """y where x != 0 or ok(y); 1 where x == 0 and y would give inf/nan (0 * log y := 0)."""
+    return _E.select(_E.logical_and(_E.equal(x, 0.0), _E.logical_not(ok)), 1.0, y)
+
+
+def xlogy(x, y):
+    """x * log(y), and 0 where x == 0 (with zero derivative in y there)."""
+    x, y = _arr(x), _arr(y)
+    ok = _E.logical_and(_E.greater(y, 0.0), _E.isfinite(y))
+    return x * _E.log(_safe_arg_for_zero_x(x, y, ok))
+
+
+def xlog1py(x, y):
+    """x * log1p(y), and 0 where x == 0."""
+    x, y = _arr(x), _arr(y)
+    ok = _E.logical_and(_E.greater(y, -1.0), _E.isfinite(y))
+    return x * _E.log1p(_safe_arg_for_zero_x(x, y, ok))
+
+
+def _drop_axes(x, axes):
+    s = shape_of(x)
+    return _S.reshape(x, tuple(n for i, n in enumerate(s) if i not in axes))
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """log(sum(b * exp(a))) over `axis`, shifted by the (constant) maximum for stability.
+
+    With return_sign=True returns (log|sum|, sign(sum)); otherwise a negative
+    sum gives nan, as in SciPy.
+    """
+    a = _arr(a)
+    if b is not None:
+        b = _arr(b)
+        shp = _np.broadcast_shapes(shape_of(a), shape_of(b))
+        a, b = _S.broadcast_to(a, shp), _S.broadcast_to(b, shp)
+    axes = _R.normalize_axes(a, axis)
+    a_for_max = a if b is None else _E.select(_E.equal(b, 0.0), -_np.inf, a)
+    m = _E.stop_gradient(_R.max(a_for_max, axis=axes, keepdims=True)) if axes else _E.stop_gradient(a_for_max)
+    m = _E.select(_E.isfinite(m), m, 0.0)
+    e = _E.exp(a - m)
+    if b is not None:
+        e = b * e
+    s = _R.sum(e, axis=axes, keepdims=True)
+    if return_sign:
+        sgn = _E.sign(s)
+        s = _E.absolute(s)
+    with _np.errstate(divide="ignore"):          # log 0 = -inf when every term is 0
+        out = _E.log(s) + m
+    if not keepdims:
+        out = _drop_axes(out, axes)
+        if return_sign:
+            sgn = _drop_axes(sgn, axes)
+    return (out, sgn) if return_sign else out
+
+
+def log_softmax(x, axis=None):
+    x = _arr(x)
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x, axis=None):
+    return _E.exp(log_softmax(x, axis=axis))
