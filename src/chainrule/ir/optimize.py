@@ -11,10 +11,13 @@ from .program import Const, Program, Var
 
 
 def _is_const(a, value):
+    """Is `a` a constant equal to `value` everywhere (a number or a broadcast view of one)?"""
     if not isinstance(a, Const):
         return False
     v = a.value
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == value
+    if isinstance(v, np.ndarray) and v.size and all(st == 0 for st in v.strides):
+        v = v.flat[0]                  # e.g. the seed 1.0 broadcast back through a sum
+    return isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) and v == value
 
 
 def _same_type(a, out):
