@@ -6,6 +6,8 @@ bridge (`chainrule.symbolic`).
 """
 from . import numpy  # noqa: F401  (installs operators and NumPy protocols on tracers)
 from . import tree_util  # noqa: F401
+from . import fd  # noqa: F401
+from . import symbolic  # noqa: F401  (imports SymPy only when used)
 from .api import (  # noqa: F401
     grad, value_and_grad, jvp, vjp, linearize, linear_transpose, jacfwd, jacrev, jacobian,
     hessian, hvp, custom_jvp, custom_vjp, checkpoint, remat, stop_gradient,
