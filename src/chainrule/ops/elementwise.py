@@ -276,8 +276,10 @@ def _pow_deriv(x, y):
         if y == 0:
             return None
         return y * x if y == 2 else y * power(x, y - 1)
-    d = y * power(x, y - 1.0)
-    return select(y == 0, zeros_of(d), d)
+    # only the point x == y == 0 is singular (0 * 0**-1); elsewhere keep y * x**(y-1) whole,
+    # so its derivative with respect to y stays right
+    singular = logical_and(equal(x, 0), equal(y, 0))
+    return y * power(select(singular, np.ones(shape_of(x)), x), y - 1.0)
 
 
 def _pow_dx_jvp(t, ans, x, y):
