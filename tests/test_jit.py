@@ -194,3 +194,31 @@ def test_native_fused_kernel_matches_numpy_path(monkeypatch):
     plain = cr.jit(cr.grad(f))
     assert "_np.empty" not in plain.source(x)
     np.testing.assert_allclose(plain(x), want, rtol=1e-12, atol=1e-15)
+
+
+def test_long_scalar_program_compiles_natively_with_guards():
+    from chainrule.compile import scalar_llvm
+    if not scalar_llvm.eligible.__globals__["native"].available():
+        pytest.skip("numba/llvmlite not installed")
+
+    def chain(x):
+        for i in range(150):
+            x = cnp.sin(x) * 0.999 + 0.01 if x > 0.2 else cnp.cos(x) * 0.5 + 0.3
+        return x
+
+    def chain_grad(x):                       # hand-written forward/backward for the same chain
+        d = 1.0
+        for i in range(150):
+            if x > 0.2:
+                d *= 0.999 * math.cos(x)
+                x = math.sin(x) * 0.999 + 0.01
+            else:
+                d *= -0.5 * math.sin(x)
+                x = math.cos(x) * 0.5 + 0.3
+        return d
+    g = cr.jit(cr.grad(chain))
+    for x in [0.5, 0.1, 1.3, 0.5]:
+        assert g(x) == pytest.approx(chain_grad(x), rel=1e-12)
+    spec = next(iter(g._cache.values()))[0]
+    assert isinstance(spec.fast, scalar_llvm.ScalarKernel)
+    assert "call double @sin" in g.source(0.5) or "call double @cos" in g.source(0.5)

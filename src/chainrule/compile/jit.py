@@ -16,7 +16,7 @@ from ..core import Tracer
 from ..interpreters.staging import stage, NotStageable
 from ..ir.optimize import optimize
 from ..tree_util import tree_flatten, tree_unflatten
-from . import codegen
+from . import codegen, scalar_llvm
 
 codegen.register_all()
 
@@ -40,8 +40,12 @@ class _Specialization:
 
     def __init__(self, program):
         self.program = program
-        self.fast, self.source = codegen.compile_program(program, use_math=True)
         self.safe = None
+        if scalar_llvm.eligible(program):        # long scalar program: one native function
+            self.fast = self.safe = scalar_llvm.ScalarKernel(program, codegen.GuardMiss())
+            self.source = self.fast.ir
+            return
+        self.fast, self.source = codegen.compile_program(program, use_math=True)
 
     def __call__(self, leaves):
         try:
@@ -129,8 +133,12 @@ class Jitted:
         return self._stage(static, dyn, kwargs)[0]
 
     def source(self, *args, **kwargs):
-        """The Python source chainrule generates for these arguments."""
-        return codegen.generate(self.lower(*args, **kwargs))[0]
+        """The code chainrule generates for these arguments: Python source, or LLVM IR
+        for a long scalar program compiled natively."""
+        prog = self.lower(*args, **kwargs)
+        if scalar_llvm.eligible(prog):
+            return scalar_llvm.lower(prog)
+        return codegen.generate(prog)[0]
 
 
 def _merge(dyn, static, static_argnums):

@@ -1,0 +1,219 @@
+"""The native tier for long scalar programs: straight-line LLVM IR, compiled by llvmlite.
+
+A program whose values are all float64 (or boolean) scalars, such as the
+gradient of a long scalar chain, becomes one LLVM function with one
+instruction per equation and C math-library calls (whose nan/inf semantics
+are NumPy's).  LLVM compiles thousands of straight-line instructions in a
+fraction of a second at -O0, where numba would need seconds, and the call
+avoids Python's per-line cost.  Guards branch to a "miss" exit.  llvmlite
+comes with numba (``pip install chainrule[native]``).
+"""
+from __future__ import annotations
+
+import ctypes
+import struct
+
+import numpy as np
+
+from ..ir.program import Const, Var
+from . import native
+
+MIN_EQNS = 200            # below this, generated Python is as fast and compiles instantly
+
+_F64, _BOOL = np.dtype(np.float64), np.dtype(bool)
+_LIBM = {
+    "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh",
+    "arctanh": "atanh", "exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log2": "log2",
+    "log10": "log10", "log1p": "log1p", "sqrt": "sqrt", "cbrt": "cbrt", "abs": "fabs",
+    "floor": "floor", "ceil": "ceil", "trunc": "trunc",
+}
+_LIBM2 = {"power": "pow", "arctan2": "atan2", "hypot": "hypot"}
+_ARITH = {"add": "fadd", "subtract": "fsub", "multiply": "fmul", "divide": "fdiv"}
+_CMP = {"less": "olt", "less_equal": "ole", "greater": "ogt", "greater_equal": "oge",
+        "equal": "oeq", "not_equal": "une"}
+_LOGIC = {"logical_and": "and", "logical_or": "or", "logical_xor": "xor"}
+_SUPPORTED = set(_LIBM) | set(_LIBM2) | set(_ARITH) | set(_CMP) | set(_LOGIC) | {
+    "neg", "select", "stop_gradient", "logical_not"}
+
+_engine = None
+
+
+def _llvm():
+    global _engine
+    import llvmlite.binding as llvm
+    if _engine is None:
+        try:                               # older llvmlite needs an explicit initialize()
+            llvm.initialize()
+        except RuntimeError:
+            pass
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        _engine = llvm.Target.from_default_triple().create_target_machine(opt=0)
+    return llvm, _engine
+
+
+def _scalar_value(v):
+    return isinstance(v, (bool, int, float, np.bool_, np.floating, np.integer)) or \
+        (isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype in (_F64, _BOOL))
+
+
+def eligible(prog):
+    """Is `prog` a long program over float64/bool scalars with supported operations only?"""
+    if len(prog.eqns) < MIN_EQNS or not native.available():
+        return False
+    try:
+        import llvmlite  # noqa: F401
+    except ImportError:
+        return False
+    for v in prog.invars:
+        if v.shape != () or v.dtype != _F64:
+            return False
+    for e in prog.eqns:
+        if e.prim.name not in _SUPPORTED:
+            return False
+        for o in e.outvars:
+            if o.shape != () or o.dtype not in (_F64, _BOOL):
+                return False
+        for a in e.invars:
+            if isinstance(a, Var):
+                if a.shape != () or a.dtype not in (_F64, _BOOL):
+                    return False
+            elif not _scalar_value(a.value):
+                return False
+    for g in prog.guards:
+        if g.kind not in ("bool", "float", "int") or g.var.shape != ():
+            return False
+    return all(isinstance(v, Var) or _scalar_value(v.value) for v in prog.outvars)
+
+
+def _double(x):
+    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", float(x)))[0]
+
+
+class _Emitter:
+    def __init__(self):
+        self.lines, self.n = [], 0
+        self.types = {}
+
+    def tmp(self):
+        self.n += 1
+        return f"%t{self.n}"
+
+    def ref(self, a, want):
+        """An LLVM operand for `a` converted to type `want` ('double' or 'i1')."""
+        if isinstance(a, Var):
+            name, typ = f"%v{a.id}", ("i1" if a.dtype == _BOOL else "double")
+        else:
+            v = a.value.item() if isinstance(a.value, (np.ndarray, np.generic)) else a.value
+            if want == "i1":
+                return "true" if bool(v) else "false"
+            return _double(v)
+        if typ == want:
+            return name
+        t = self.tmp()
+        if want == "double":
+            self.lines.append(f"  {t} = uitofp i1 {name} to double")
+        else:
+            self.lines.append(f"  {t} = fcmp une double {name}, 0.0")
+        return t
+
+
+def lower(prog):
+    """LLVM IR text for `prog`: ``i32 f(double* in, double* out)``, returning 1 on a guard miss."""
+    em = _Emitter()
+    out = em.lines
+    guards = {}
+    for g in prog.guards:
+        guards.setdefault(g.var.id, []).append(g)
+    for k, v in enumerate(prog.invars):
+        out.append(f"  %p{k} = getelementptr double, double* %in, i64 {k}")
+        out.append(f"  %v{v.id} = load double, double* %p{k}")
+    labels = [0]
+
+    def guard(var):
+        for g in guards.get(var.id, []):
+            name = f"%v{var.id}"
+            ok = em.tmp()
+            if g.kind == "bool":
+                cond = em.ref(var, "i1")
+                out.append(f"  {ok} = icmp eq i1 {cond}, {'true' if g.value else 'false'}")
+            elif g.kind == "float":
+                out.append(f"  {ok} = fcmp oeq double {em.ref(var, 'double')}, {_double(g.value)}")
+            else:
+                iv = em.tmp()
+                out.append(f"  {iv} = fptosi double {em.ref(var, 'double')} to i64")
+                out.append(f"  {ok} = icmp eq i64 {iv}, {int(g.value)}")
+            labels[0] += 1
+            out.append(f"  br i1 {ok}, label %ok{labels[0]}, label %miss")
+            out.append(f"ok{labels[0]}:")
+            del name
+    for v in prog.invars:
+        guard(v)
+    for e in prog.eqns:
+        name, o = e.prim.name, e.outvars[0]
+        dst = f"%v{o.id}"
+        a = e.invars
+        if name in _ARITH:
+            out.append(f"  {dst} = {_ARITH[name]} double {em.ref(a[0], 'double')}, {em.ref(a[1], 'double')}")
+        elif name == "neg":
+            out.append(f"  {dst} = fneg double {em.ref(a[0], 'double')}")
+        elif name == "stop_gradient":
+            out.append(f"  {dst} = fadd double {em.ref(a[0], 'double')}, 0.0")
+        elif name in _LIBM:
+            out.append(f"  {dst} = call double @{_LIBM[name]}(double {em.ref(a[0], 'double')})")
+        elif name in _LIBM2:
+            out.append(f"  {dst} = call double @{_LIBM2[name]}(double {em.ref(a[0], 'double')}, "
+                       f"double {em.ref(a[1], 'double')})")
+        elif name in _CMP:
+            out.append(f"  {dst} = fcmp {_CMP[name]} double {em.ref(a[0], 'double')}, {em.ref(a[1], 'double')}")
+        elif name in _LOGIC:
+            out.append(f"  {dst} = {_LOGIC[name]} i1 {em.ref(a[0], 'i1')}, {em.ref(a[1], 'i1')}")
+        elif name == "logical_not":
+            out.append(f"  {dst} = xor i1 {em.ref(a[0], 'i1')}, true")
+        elif name == "select":
+            typ = "i1" if o.dtype == _BOOL else "double"
+            out.append(f"  {dst} = select i1 {em.ref(a[0], 'i1')}, {typ} {em.ref(a[1], typ)}, "
+                       f"{typ} {em.ref(a[2], typ)}")
+        else:                                            # pragma: no cover - eligible() filters
+            raise NotImplementedError(name)
+        if o.dtype == _BOOL and name not in _CMP and name not in _LOGIC and name not in ("select", "logical_not"):
+            raise NotImplementedError(name)
+        guard(o)
+    for k, v in enumerate(prog.outvars):
+        out.append(f"  %q{k} = getelementptr double, double* %out, i64 {k}")
+        out.append(f"  store double {em.ref(v, 'double')}, double* %q{k}")
+    out.append("  ret i32 0")
+    decls = [f"declare double @{f}(double)" for f in sorted(set(_LIBM.values()))]
+    decls += [f"declare double @{f}(double, double)" for f in sorted(set(_LIBM2.values()))]
+    body = ["define i32 @chainrule_fn(double* %in, double* %out) {", "entry:"] + out
+    body += ["miss:", "  ret i32 1", "}"]
+    return "\n".join(decls + body) + "\n"
+
+
+_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double))
+
+
+class ScalarKernel:
+    """A compiled scalar program; call with the input leaves, get the output tuple."""
+
+    def __init__(self, prog, miss):
+        llvm, target = _llvm()
+        self.ir = lower(prog)
+        mod = llvm.parse_assembly(self.ir)
+        mod.verify()
+        self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)
+        self._engine.add_module(mod)
+        self._engine.finalize_object()
+        self._fn = _FN(self._engine.get_function_address("chainrule_fn"))
+        self._n_in, self._n_out = len(prog.invars), len(prog.outvars)
+        self._in_t, self._out_t = ctypes.c_double * self._n_in, ctypes.c_double * self._n_out
+        self._bool_out = [isinstance(v, Var) and v.dtype == _BOOL for v in prog.outvars]
+        self._miss = miss
+
+    def __call__(self, *leaves):
+        inp = self._in_t(*leaves)
+        res = self._out_t()
+        if self._fn(inp, res):
+            raise self._miss
+        return tuple(bool(r) if b else r for r, b in zip(res, self._bool_out))
