@@ -36,7 +36,8 @@ _LOGIC = {"logical_and": "and", "logical_or": "or", "logical_xor": "xor"}
 _SUPPORTED = set(_LIBM) | set(_LIBM2) | set(_ARITH) | set(_CMP) | set(_LOGIC) | {
     "neg", "select", "stop_gradient", "logical_not"}
 
-_engine = None
+_engine = None           # one execution engine (it owns its target machine) for all kernels
+_count = 0
 
 
 def _llvm():
@@ -49,7 +50,8 @@ def _llvm():
             pass
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
-        _engine = llvm.Target.from_default_triple().create_target_machine(opt=0)
+        target = llvm.Target.from_default_triple().create_target_machine(opt=0)
+        _engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)
     return llvm, _engine
 
 
@@ -198,14 +200,16 @@ class ScalarKernel:
     """A compiled scalar program; call with the input leaves, get the output tuple."""
 
     def __init__(self, prog, miss):
-        llvm, target = _llvm()
+        global _count
+        llvm, engine = _llvm()
         self.ir = lower(prog)
-        mod = llvm.parse_assembly(self.ir)
+        _count += 1
+        name = f"chainrule_fn_{_count}"
+        mod = llvm.parse_assembly(self.ir.replace("@chainrule_fn(", f"@{name}("))
         mod.verify()
-        self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)
-        self._engine.add_module(mod)
-        self._engine.finalize_object()
-        self._fn = _FN(self._engine.get_function_address("chainrule_fn"))
+        engine.add_module(mod)           # kept for the life of the process
+        engine.finalize_object()
+        self._fn = _FN(engine.get_function_address(name))
         self._n_in, self._n_out = len(prog.invars), len(prog.outvars)
         self._in_t, self._out_t = ctypes.c_double * self._n_in, ctypes.c_double * self._n_out
         self._bool_out = [isinstance(v, Var) and v.dtype == _BOOL for v in prog.outvars]
