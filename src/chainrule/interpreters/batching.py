@@ -1,5 +1,797 @@
-"""Batching (vmap) — being written."""
+"""Batching (vmap): a tracer carries a batched value and the axis that indexes the batch.
+
+`BatchTracer.primal` is the *batched* value (a NumPy array or a tracer of an
+enclosing transformation) and `bdim` is the position of the batch axis in it.
+The abstract value the traced function sees is one example: `shape`, `dtype`
+and `ndim` describe the value without its batch axis.  Each primitive has a
+batching rule in `rules.batch_rules` (``ops/batch_rules.py``):
+``rule(args, bdims, **params) -> (out, out_bdim)`` where `args` are the
+unwrapped values and `bdims` their batch axes (None: the same for every
+example).  Rules are written with chainrule operations, so the values they
+handle may be traced by outer transformations (grad of vmap, vmap of grad).
+
+Python control flow under vmap: `bool()`, `int()`, `float()`, `__index__` and
+`concrete()` on a batched value whose examples disagree raise `_BatchSplit`
+carrying each example's outcome.  `vmap` catches it at its own level, runs the
+function once per group of examples that agree, and puts the results back in
+the original order.  A `while` loop with per-example trip counts splits again
+inside each group until every group agrees.
+"""
+from __future__ import annotations
+
+import functools
+import operator
+import warnings
+
+import numpy as np
+
+from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of, concrete
+from ..rules import batch_rules
+from ..tree_util import tree_flatten, tree_unflatten
+
+__all__ = ["vmap", "BatchTrace", "BatchTracer", "batched_jacfwd", "batched_jacrev",
+           "batched_hessian", "sparse_jacobian", "sparse_hessian", "color_columns"]
+
+
+# ------------------------------------------------------------ splitting ---
+
+class _BatchSplit(BaseException):
+    """Raised when Python control flow reads a batched value whose examples disagree.
+
+    A BaseException, so that a user's ``except Exception`` inside the mapped
+    function cannot swallow it; `vmap` at the level of `trace` always catches it.
+    """
+
+    def __init__(self, trace, groups):
+        super().__init__(f"batch split at level {trace.level}")
+        self.trace = trace
+        self.groups = groups      # list of index arrays, one per outcome
+
+
+def _groups_from_keys(keys):
+    """Partition range(B) by equal rows of `keys` (B, k): a list of index arrays."""
+    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse)
+    return np.split(order, np.cumsum(counts)[:-1])
+
+
+def _rows_agree(flat):
+    """Whether all rows of the (B, k) array `flat` are equal (NaN equals NaN)."""
+    if flat.shape[0] <= 1:
+        return True
+    same = flat == flat[:1]
+    if flat.dtype.kind in "fc":
+        same |= np.isnan(flat) & np.isnan(flat[:1])
+    return bool(np.all(same))
+
+
+# --------------------------------------------------------------- tracer ---
+
+class BatchTracer(Tracer):
+    """A batched value: `primal` holds every example, stacked along axis `bdim`."""
+
+    __slots__ = ("primal", "bdim")
+
+    def __init__(self, trace, primal, bdim):
+        self._trace = trace
+        self.primal = primal
+        self.bdim = bdim
+
+    # -- the abstract value is one example
+    @property
+    def shape(self):
+        s = shape_of(self.primal)
+        d = self.bdim
+        return tuple(s[:d]) + tuple(s[d + 1:])
+
+    @property
+    def dtype(self):
+        return dtype_of(self.primal)
+
+    @property
+    def ndim(self):
+        return len(shape_of(self.primal)) - 1
+
+    def _examples(self):
+        """The concrete batched value with the batch axis first: (B, ...)."""
+        if self._trace.done:
+            raise self._trace.leaked()
+        v = np.asarray(concrete(self.primal))
+        return np.moveaxis(v, self.bdim, 0) if self.bdim else v
+
+    def concrete(self):
+        """One example's value when every example has the same value; else the batch splits."""
+        v = self._examples()
+        B = v.shape[0]
+        if B == 0:
+            return np.zeros(v.shape[1:], v.dtype)
+        flat = v.reshape(B, -1)
+        if _rows_agree(flat):
+            return v[0]
+        raise _BatchSplit(self._trace, _groups_from_keys(_row_keys(flat)))
+
+    def _decide(self, convert):
+        """convert(one example) for Python control flow; splits when the outcomes differ."""
+        v = self._examples()
+        B = v.shape[0]
+        if B == 0:
+            return convert(np.zeros(v.shape[1:], v.dtype))
+        outs = [convert(v[i]) for i in range(B)]
+        first = outs[0]
+        if all(o == first or (o != o and first != first) for o in outs):
+            return first
+        keys = np.array([_scalar_key(o) for o in outs])
+        raise _BatchSplit(self._trace, _groups_from_keys(keys.reshape(B, -1)))
+
+    def __bool__(self):
+        v = self._examples()
+        B = v.shape[0]
+        if B and v[0].size == 1:            # vectorised fast path for `if x < 0:`
+            flat = v.reshape(B).astype(bool)
+            if flat.all() or not flat.any():
+                return bool(flat[0])
+            raise _BatchSplit(self._trace, _groups_from_keys(flat.reshape(B, 1)))
+        return self._decide(bool)
+
+    def __int__(self):
+        return self._decide(int)
+
+    def __float__(self):
+        return self._decide(float)
+
+    def __index__(self):
+        return self._decide(operator.index)
+
+    def __complex__(self):
+        return self._decide(complex)
+
+    def __repr__(self):
+        return f"BatchTracer(level={self._trace.level}, bdim={self.bdim}, primal={self.primal!r})"
+
+
+def _row_keys(flat):
+    """Rows usable by np.unique(axis=0): NaN made comparable (and equal to NaN only)."""
+    if flat.dtype.kind == "c":
+        flat = np.concatenate([flat.real, flat.imag], axis=1)
+    if flat.dtype.kind == "f":
+        nan = np.isnan(flat)
+        flat = np.concatenate([np.where(nan, 0.0, flat), nan.astype(flat.dtype)], axis=1)
+    return flat
+
+
+def _scalar_key(o):
+    if isinstance(o, complex):
+        return (o.real, o.imag)
+    if isinstance(o, float) and o != o:
+        return (np.inf, 1.0)
+    return (float(o), 0.0) if not isinstance(o, (int, bool)) else (o, 0)
+
+
+# ---------------------------------------------------------------- trace ---
+
+_warned = set()
+
+
+class BatchTrace(Trace):
+    __slots__ = ("size",)
+
+    def __init__(self, level, size):
+        super().__init__(level)
+        self.size = size
+
+    def unwrap(self, args):
+        vals, bdims = [], []
+        for a in args:
+            if isinstance(a, BatchTracer) and a._trace is self:
+                vals.append(a.primal)
+                bdims.append(a.bdim)
+            else:
+                if isinstance(a, Tracer) and a._trace.level >= self.level:
+                    raise a._trace.leaked()
+                vals.append(a)
+                bdims.append(None)
+        return vals, bdims
+
+    def wrap(self, out, bdim):
+        if bdim is None:
+            return out
+        return BatchTracer(self, out, bdim)
+
+    def process(self, p, args, params):
+        if self.done:
+            raise self.leaked()
+        vals, bdims = self.unwrap(args)
+        if all(d is None for d in bdims):
+            return bind(p, *vals, **params)
+        rule = batch_rules.get(p)
+        if rule is None:
+            from ..ops import batch_rules as _br
+            _br.ensure_rules()
+            rule = batch_rules.get(p)
+            if rule is None:
+                rule = _loop_rule(p)
+        out, out_bdim = rule(vals, bdims, **params)
+        if p.multiple_results:
+            if not isinstance(out_bdim, (tuple, list)):
+                out_bdim = [out_bdim] * len(out)
+            return tuple(self.wrap(o, d) for o, d in zip(out, out_bdim))
+        return self.wrap(out, out_bdim)
+
+    def process_custom_jvp(self, custom, args):
+        # Batch the function and its rule; the result is again a custom_jvp function,
+        # so an enclosing derivative transformation still uses the rule.
+        from ..api import custom_jvp
+        leaves, tree = tree_flatten(list(args))
+        vals, bdims = self.unwrap(leaves)
+        axes = tree_unflatten(tree, bdims)
+        new = custom_jvp(lambda *xs: vmap(custom.fun, in_axes=tuple(axes))(*xs))
+        new.defjvp(lambda primals, tangents: vmap(
+            lambda p, t: custom.jvp(tuple(p), tuple(t)),
+            in_axes=(tuple(axes), tuple(axes)))(tuple(primals), tuple(tangents)))
+        out = new(*tree_unflatten(tree, vals))
+        return _wrap_tree(self, out)
+
+    def process_custom_vjp(self, custom, args):
+        from ..api import custom_vjp
+        from ..ops import reductions as R
+        leaves, tree = tree_flatten(list(args))
+        vals, bdims = self.unwrap(leaves)
+        axes = tuple(tree_unflatten(tree, bdims))
+        new = custom_vjp(lambda *xs: vmap(custom.fun, in_axes=axes)(*xs))
+
+        def fwd(*xs):
+            return vmap(custom.fwd, in_axes=axes)(*xs)
+
+        def bwd(res, ct):
+            cts = vmap(lambda r, c: tuple(custom.bwd(r, c)), in_axes=(0, 0))(res, ct)
+            ct_leaves, ct_tree = tree_flatten(list(cts))
+            fixed = []
+            for c, d in zip(ct_leaves, bdims):
+                fixed.append(R.sum(c, axis=0) if d is None else _moveaxis(c, 0, d))
+            return tuple(tree_unflatten(ct_tree, fixed))
+        new.defvjp(fwd, bwd)
+        out = new(*tree_unflatten(tree, vals))
+        return _wrap_tree(self, out)
+
+
+def _wrap_tree(trace, out):
+    """Outputs of a vmapped call (batch axis 0) as tracers of `trace`."""
+    leaves, tree = tree_flatten(out)
+    return tree_unflatten(tree, [trace.wrap(o, 0) for o in leaves])
+
+
+def _loop_rule(p):
+    """Fallback for a primitive without a batching rule: one call per example, stacked."""
+    if p.name not in _warned:
+        _warned.add(p.name)
+        warnings.warn(f"vmap: primitive '{p.name}' has no batching rule; evaluating it once per "
+                      "batch element (correct but slow)", RuntimeWarning, stacklevel=4)
+
+    def rule(args, bdims, **params):
+        from ..ops import shape as S
+        size = next(shape_of(a)[d] for a, d in zip(args, bdims) if d is not None)
+        outs = []
+        for i in range(size):
+            ai = [a if d is None else S.getitem(a, (slice(None),) * d + (i,)) for a, d in zip(args, bdims)]
+            outs.append(bind(p, *ai, **params))
+        if p.multiple_results:
+            return tuple(S.stack([o[k] for o in outs]) for k in range(len(outs[0]))), 0
+        return S.stack(outs), 0
+    return rule
+
+
+def _moveaxis(x, src, dst):
+    from ..ops import shape as S
+    nd = len(shape_of(x))
+    src, dst = src % nd, dst % nd
+    if src == dst:
+        return x
+    perm = [i for i in range(nd) if i != src]
+    perm.insert(dst, src)
+    return S.transpose(x, tuple(perm))
+
+
+# ----------------------------------------------------------------- vmap ---
+
+def _is_axis(a):
+    return a is None or (isinstance(a, (int, np.integer)) and not isinstance(a, bool))
+
+
+def _prefix_axes(prefix, tree_value, what, where):
+    """Broadcast an axis-spec pytree `prefix` over the leaves of `tree_value`."""
+    n = len(tree_flatten(tree_value)[0])
+    if _is_axis(prefix):
+        return [prefix] * n
+    p_leaves, p_tree = tree_flatten(prefix, is_leaf=lambda x: x is None)
+    try:
+        subtrees = p_tree.flatten_up_to(tree_value)
+    except ValueError as e:
+        raise ValueError(f"vmap {what} {prefix!r} does not match the structure of {where}: {e}") from None
+    out = []
+    for ax, sub in zip(p_leaves, subtrees):
+        if not _is_axis(ax):
+            raise ValueError(f"vmap {what} must hold integers or None, got {ax!r} in {prefix!r}")
+        out.extend([ax] * len(tree_flatten(sub)[0]))
+    return out
+
+
+def _arg_names(f, n):
+    import inspect
+    try:
+        names = list(inspect.signature(f).parameters)
+    except (TypeError, ValueError):
+        names = []
+    return [f" ({names[i]})" if i < len(names) else "" for i in range(n)]
+
+
+class _LazyNames:
+    """' (name)' of each positional parameter, looked up only for an error message."""
+
+    def __init__(self, f, n):
+        self.f, self.n, self.names = f, n, None
+
+    def __getitem__(self, i):
+        if self.names is None:
+            self.names = _arg_names(self.f, self.n)
+        return self.names[i]
 
 
 def vmap(f, in_axes=0, out_axes=0, axis_size=None):
-    raise NotImplementedError("vmap is not implemented yet")
+    """Vectorise `f` over a batch axis of its arguments.
+
+    in_axes: an int, None (not batched), or a tuple with one entry per positional
+    argument, each an int/None or a pytree prefix of that argument.  Negative
+    axes count from the end.  Keyword arguments are passed unbatched.
+    out_axes: where the batch axis goes in each output (an int, None for an
+    unbatched output, or a pytree prefix of the output).  Outputs that do not
+    depend on the batch are broadcast along the batch when their out_axes is an int.
+    axis_size: the batch size, needed only when no argument is batched.
+
+    Python control flow (`if`, `while`, `bool()`, `int()`, `float()`, indexing
+    with a traced integer) that reads a batched value whose examples disagree
+    splits the batch: each group of agreeing examples runs separately and the
+    results are put back in order.
+    """
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    if not (_is_axis(in_axes) or isinstance(in_axes, tuple)):
+        raise ValueError(f"vmap in_axes must be an int, None or a tuple, got {in_axes!r}")
+    if axis_size is not None and (not isinstance(axis_size, (int, np.integer)) or axis_size < 0):
+        raise ValueError(f"vmap axis_size must be a non-negative integer, got {axis_size!r}")
+
+    @functools.wraps(f)
+    def batched(*args, **kwargs):
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise ValueError(f"vmap in_axes has {len(in_axes)} entries but the function was called "
+                             f"with {len(args)} positional arguments; give one entry per argument")
+        names = _LazyNames(f, len(args))
+        axes, leaves, owners = [], [], []
+        for i, a in enumerate(args):
+            ax_i = in_axes if _is_axis(in_axes) else in_axes[i]
+            l_i = tree_flatten(a)[0]
+            axes.extend(_prefix_axes(ax_i, a, "in_axes", f"argument {i}{names[i]}"))
+            leaves.extend(l_i)
+            owners.extend([i] * len(l_i))
+        _, tree = tree_flatten(tuple(args))
+        sizes = []
+        norm_axes = []
+        for leaf, ax, i in zip(leaves, axes, owners):
+            if ax is None:
+                norm_axes.append(None)
+                continue
+            shp = shape_of(leaf)
+            nd = len(shp)
+            if not -nd <= ax < nd:
+                raise ValueError(
+                    f"vmap in_axes={ax} for argument {i}{names[i]} of shape {tuple(shp)}: "
+                    + ("a scalar has no axis to map over" if nd == 0 else
+                       f"axis out of range for an array of dimension {nd}"))
+            norm_axes.append(ax % nd)
+            sizes.append((int(shp[ax % nd]), i, ax))
+        distinct = {s for s, _, _ in sizes}
+        if axis_size is not None:
+            distinct.add(int(axis_size))
+        if len(distinct) > 1:
+            parts = [f"argument {i}{names[i]} has size {s} along axis {ax}" for s, i, ax in sizes]
+            if axis_size is not None:
+                parts.append(f"axis_size={axis_size}")
+            raise ValueError("vmap got inconsistent sizes for the mapped axes: " + "; ".join(parts))
+        if not distinct:
+            raise ValueError("vmap needs at least one batched argument (an in_axes entry that is not "
+                             "None, on an array argument) or an explicit axis_size")
+        size = distinct.pop()
+        leaves = [x if (d is None or isinstance(x, (Tracer, np.ndarray))) else np.asarray(x)
+                  for x, d in zip(leaves, norm_axes)]
+        out_leaves, out_tree = _vmap_flat(f, kwargs, tree, leaves, norm_axes, out_axes, size)
+        return tree_unflatten(out_tree, out_leaves)
+    return batched
+
+
+def _vmap_flat(f, kwargs, tree, leaves, axes, out_axes, size):
+    """Run f batched; returns (output leaves with out_axes applied, output tree)."""
+    with new_level() as level:
+        trace = BatchTrace(level, size)
+        split = None
+        try:
+            ins = [x if d is None else BatchTracer(trace, x, d) for x, d in zip(leaves, axes)]
+            out = f(*tree_unflatten(tree, ins), **kwargs)
+            o_leaves, o_tree = tree_flatten(out)
+            o_axes = _prefix_axes(out_axes, out, "out_axes", "the function's output")
+            res = [_finish(trace, o, ax, size, k) for k, (o, ax) in enumerate(zip(o_leaves, o_axes))]
+            return res, o_tree
+        except _BatchSplit as e:
+            if e.trace is not trace:
+                raise
+            split = e
+        finally:
+            trace.done = True
+    return _run_split(f, kwargs, tree, leaves, axes, out_axes, size, split.groups)
+
+
+def _finish(trace, o, ax, size, k):
+    """One output: move its batch axis to `ax`, or broadcast an unbatched output."""
+    from ..ops import shape as S
+    if isinstance(o, BatchTracer) and o._trace is trace:
+        if ax is None:
+            raise ValueError(f"vmap out_axes is None for output {k}, but that output depends on "
+                             "the batched arguments; give it an integer out_axes")
+        nd = len(shape_of(o.primal))
+        if not -nd <= ax < nd:
+            raise ValueError(f"vmap out_axes={ax} is out of range for output {k} of rank {nd - 1}")
+        return _moveaxis(o.primal, o.bdim, ax % nd)
+    if isinstance(o, Tracer) and o._trace.level >= trace.level:
+        raise o._trace.leaked("output")
+    if ax is None:
+        return o
+    shp = tuple(shape_of(o))
+    nd = len(shp) + 1
+    if not -nd <= ax < nd:
+        raise ValueError(f"vmap out_axes={ax} is out of range for output {k} of rank {nd - 1}")
+    ax = ax % nd
+    if not isinstance(o, (Tracer, np.ndarray)):
+        o = np.asarray(o)
+    expanded = S.reshape(o, shp[:ax] + (1,) + shp[ax:])
+    out = S.broadcast_to(expanded, shp[:ax] + (size,) + shp[ax:])
+    return np.array(out) if isinstance(out, np.ndarray) else out    # writable, not a view
+
+
+def _run_split(f, kwargs, tree, leaves, axes, out_axes, size, groups):
+    """Run f on each group of agreeing examples; reassemble in the original order."""
+    from ..ops import shape as S
+    if len(groups) < 2:                     # every split must make progress
+        raise RuntimeError("vmap: internal error: a batch split produced a single group")
+    parts = []
+    for idx in groups:
+        sub = [x if d is None else S.getitem(x, (slice(None),) * d + (idx,)) for x, d in zip(leaves, axes)]
+        parts.append(_vmap_flat(f, kwargs, tree, sub, axes, out_axes, len(idx)))
+    o_tree = parts[0][1]
+    for _, t in parts[1:]:
+        if t != o_tree:
+            raise ValueError("vmap: the examples took different Python branches that return outputs of "
+                             f"different structures ({o_tree} and {t}); return the same structure "
+                             "from every branch")
+    # the out_axes of each leaf (recomputed on a representative output)
+    o_axes = _prefix_axes(out_axes, tree_unflatten(o_tree, parts[0][0]), "out_axes",
+                          "the function's output")
+    inverse = np.argsort(np.concatenate(groups), kind="stable")
+    res = []
+    for k, ax in enumerate(o_axes):
+        vals = [p[0][k] for p in parts]
+        if ax is None:
+            first = np.asarray(concrete(vals[0]))
+            for v in vals[1:]:
+                if not np.array_equal(first, np.asarray(concrete(v)), equal_nan=first.dtype.kind in "fc"):
+                    raise ValueError(f"vmap out_axes is None for output {k}, but examples that took "
+                                     "different Python branches give it different values")
+            res.append(vals[0])
+            continue
+        nd = len(shape_of(vals[0]))
+        ax = ax % nd
+        cat = S.concatenate(vals, axis=ax) if len(vals) > 1 else vals[0]
+        res.append(S.getitem(cat, (slice(None),) * ax + (inverse,)))
+    return res, o_tree
+
+
+# ------------------------------------------------------ batched Jacobians ---
+
+def _size(x):
+    return int(np.prod(shape_of(x), dtype=np.int64))
+
+
+def _chunks(n, chunk_size):
+    if chunk_size is None or chunk_size >= n:
+        return [(0, n)]
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    return [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
+
+
+def _basis(leaves, start, stop):
+    """Rows start..stop of the identity over the flattened leaves, split per leaf:
+    one array of shape (stop - start,) + leaf.shape per leaf, in the leaf's dtype."""
+    c = stop - start
+    out, off = [], 0
+    rows = np.arange(c)
+    for x in leaves:
+        k = _size(x)
+        e = np.zeros((c, k), dtype_of(x))
+        cols = rows + start - off
+        hit = (cols >= 0) & (cols < k)
+        e[rows[hit], cols[hit]] = 1
+        out.append(e.reshape((c,) + tuple(shape_of(x))))
+        off += k
+    return out
+
+
+def _blocks(out_leaves, out_tree, in_leaves, in_tree, get, single):
+    """Jacobian blocks out.shape + in.shape nested as an out-tree of in-trees.
+
+    get(oi, ii) returns the block of output leaf oi and input leaf ii."""
+    blocks = []
+    for oi in range(len(out_leaves)):
+        row = [get(oi, ii) for ii in range(len(in_leaves))]
+        in_struct = tree_unflatten(in_tree, row)
+        blocks.append(in_struct[0] if single else in_struct)
+    return tree_unflatten(out_tree, blocks)
+
+
+def batched_jacfwd(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
+    """The Jacobian by forward mode, as one vmapped JVP over the identity basis.
+
+    chunk_size: at most this many basis vectors per batched JVP (bounds memory
+    on large Jacobians; None: all at once).
+    """
+    from .. import api
+    from ..ops import shape as S
+
+    @functools.wraps(f)
+    def jac(*args, **kwargs):
+        single, nums, leaves, tree, rebuild = api._split_args(f, args, argnums, "jacfwd", holomorphic)
+        n = sum(_size(x) for x in leaves)
+        fun = lambda *xs: f(*rebuild(list(xs)), **kwargs)  # noqa: E731
+
+        def push(*ts):
+            r = api.jvp(fun, tuple(leaves), tuple(ts), has_aux=has_aux)
+            return (r[1], r[2]) if has_aux else (r[1], None)
+
+        if n == 0:
+            r = api.jvp(fun, tuple(leaves), tuple(np.zeros(shape_of(x), dtype_of(x)) for x in leaves),
+                        has_aux=has_aux)
+            out_leaves, out_tree = tree_flatten(r[0])
+            api._check_jac_output(out_leaves, holomorphic, "jacfwd")
+            J = _blocks(out_leaves, out_tree, leaves, tree,
+                        lambda oi, ii: np.zeros(tuple(shape_of(out_leaves[oi])) + tuple(shape_of(leaves[ii]))),
+                        single)
+            return (J, r[2]) if has_aux else J
+        cols, aux = [], None
+        for a, b in _chunks(n, chunk_size):
+            tans, aux = vmap(push, in_axes=0, out_axes=(-1, None))(*_basis(leaves, a, b))
+            t_leaves, out_tree = tree_flatten(tans)
+            cols.append(t_leaves)
+        api._check_jac_output(t_leaves, holomorphic, "jacfwd")
+        full = [S.concatenate([c[k] for c in cols], axis=-1) if len(cols) > 1 else cols[0][k]
+                for k in range(len(cols[0]))]
+        offs = np.cumsum([0] + [_size(x) for x in leaves])
+
+        def get(oi, ii):
+            o = full[oi]
+            oshape = tuple(shape_of(o))[:-1]
+            blk = S.getitem(o, (Ellipsis, slice(int(offs[ii]), int(offs[ii + 1]))))
+            return S.reshape(blk, oshape + tuple(shape_of(leaves[ii])))
+        J = _blocks(full, out_tree, leaves, tree, get, single)
+        return (J, aux) if has_aux else J
+    return jac
+
+
+def batched_jacrev(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
+    """The Jacobian by reverse mode: one forward pass (the tape is recorded once),
+    then the pullback vmapped over the output basis.
+
+    chunk_size: at most this many output basis vectors per batched pullback.
+    """
+    from .. import api
+    from ..ops import shape as S
+
+    @functools.wraps(f)
+    def jac(*args, **kwargs):
+        single, nums, leaves, tree, rebuild = api._split_args(f, args, argnums, "jacrev", holomorphic)
+        fun = lambda *xs: f(*rebuild(list(xs)), **kwargs)  # noqa: E731
+        r = api.vjp(fun, *leaves, has_aux=has_aux)
+        out, vjp_fn = r[0], r[1]
+        aux = r[2] if has_aux else None
+        out_leaves, out_tree = tree_flatten(out)
+        api._check_jac_output(out_leaves, holomorphic, "jacrev")
+        m = sum(_size(o) for o in out_leaves)
+
+        def pull(*cts):
+            return tuple(vjp_fn(tree_unflatten(out_tree, list(cts))))
+
+        if m == 0:
+            J = _blocks(out_leaves, out_tree, leaves, tree,
+                        lambda oi, ii: np.zeros(tuple(shape_of(out_leaves[oi])) + tuple(shape_of(leaves[ii]))),
+                        single)
+            return (J, aux) if has_aux else J
+        if m == 1:      # a scalar output: one pullback, no batching needed
+            rows = [[S.reshape(c, (1,) + tuple(shape_of(x)))
+                     for c, x in zip(pull(*[np.ones(shape_of(o), dtype_of(o)) for o in out_leaves]), leaves)]]
+        else:
+            rows = [list(vmap(pull)(*_basis(out_leaves, a, b))) for a, b in _chunks(m, chunk_size)]
+        full = [S.concatenate([r[k] for r in rows], axis=0) if len(rows) > 1 else rows[0][k]
+                for k in range(len(leaves))]
+        offs = np.cumsum([0] + [_size(o) for o in out_leaves])
+
+        def get(oi, ii):
+            blk = S.getitem(full[ii], (slice(int(offs[oi]), int(offs[oi + 1])),)) \
+                if len(out_leaves) > 1 else full[ii]
+            return S.reshape(blk, tuple(shape_of(out_leaves[oi])) + tuple(shape_of(leaves[ii])))
+        J = _blocks(out_leaves, out_tree, leaves, tree, get, single)
+        return (J, aux) if has_aux else J
+    return jac
+
+
+def batched_hessian(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
+    """The Hessian, forward over reverse, each batched over its basis."""
+    return batched_jacfwd(batched_jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux,
+                          holomorphic, chunk_size)
+
+
+# ---------------------------------------------------- sparse Jacobians ---
+
+def _coords(pattern, n=None):
+    """(rows, cols, m, n) of the nonzeros of a pattern: a dense array (any shape whose
+    size is a multiple of n; 2-d when n is None) or a scipy.sparse matrix."""
+    if hasattr(pattern, "tocoo"):                     # scipy.sparse: never made dense
+        coo = pattern.tocoo()
+        m, n2 = coo.shape
+        if n is not None and n2 != n:
+            raise ValueError(f"sparsity pattern has shape {coo.shape}, expected (output size, {n})")
+        keep = np.asarray(coo.data) != 0
+        r, c = np.asarray(coo.row)[keep], np.asarray(coo.col)[keep]
+        order = np.lexsort((c, r))
+        return r[order].astype(np.int64), c[order].astype(np.int64), m, n2
+    P = np.asarray(pattern) != 0
+    if n is None:
+        if P.ndim != 2:
+            raise ValueError(f"sparsity pattern must be a 2-d (outputs x inputs) array, got shape {P.shape}")
+        m, n = P.shape
+    else:
+        if n == 0 or P.size % n or P.ndim < 1:
+            raise ValueError(f"sparsity pattern has shape {P.shape}, expected (output size, {n}) "
+                             "or output shape + input shape")
+        m = P.size // n
+        P = P.reshape(m, n)
+    r, c = np.nonzero(P)
+    return r, c, m, n
+
+
+def _greedy_colors(rows, cols, m, n):
+    row_cols = [[] for _ in range(m)]
+    col_rows = [[] for _ in range(n)]
+    for i, j in zip(rows.tolist(), cols.tolist()):
+        row_cols[i].append(j)
+        col_rows[j].append(i)
+    colors = [-1] * n
+    for j in range(n):
+        used = {colors[k] for i in col_rows[j] for k in row_cols[i]}
+        c = 0
+        while c in used:
+            c += 1
+        colors[j] = c
+    return np.array(colors, dtype=np.int64)
+
+
+def color_columns(pattern):
+    """Greedy colouring of the columns of an (m, n) sparsity pattern.
+
+    pattern: a boolean/numeric 2-d array or a scipy.sparse matrix (nonzero =
+    possibly nonzero).  Two columns that share a nonzero row get different
+    colours, so the sum of the columns of one colour can be split back into
+    its columns.  Returns an int array of n colours (0, 1, ...).  A banded
+    matrix of bandwidth w needs 2w + 1 colours (3 for a tridiagonal one).
+    """
+    return _greedy_colors(*_coords(pattern))
+
+
+def _random_point(x, seed):
+    rng = np.random.default_rng(seed)
+    x = np.asarray(concrete(x), dtype=float)
+    return x + 0.1 * (1.0 + np.abs(x)) * rng.uniform(0.5, 1.0, x.shape) * rng.choice([-1.0, 1.0], x.shape)
+
+
+def _compressed(prod, x, colors):
+    """prod(seed) for the sum of the unit vectors of each colour: an (m, k) matrix."""
+    from ..ops import shape as S
+    n = _size(x)
+    k = int(colors.max()) + 1 if n else 0
+    seeds = np.zeros((k, n), dtype_of(x))
+    seeds[colors, np.arange(n)] = 1
+    seeds = seeds.reshape((k,) + tuple(shape_of(x)))
+    C = vmap(prod, out_axes=-1)(seeds)
+    return S.reshape(C, (-1, k)), tuple(shape_of(C))[:-1]
+
+
+def _recover(C, rows, cols, colors, m, out_shape, x, output):
+    """Entry (i, j) of the pattern is row i of the compressed column of j's colour."""
+    from ..ops import shape as S
+    vals = S.getitem(C, (rows, colors[cols]))
+    n = _size(x)
+    if output == "scipy":
+        import scipy.sparse as sp
+        return sp.csr_array((np.asarray(concrete(vals)), (rows, cols)), shape=(m, n))
+    if output != "dense":
+        raise ValueError(f"output must be 'dense' or 'scipy', got {output!r}")
+    J = S.index_set(np.zeros((m, n), dtype_of(C)), (rows, cols), vals)
+    return S.reshape(J, tuple(out_shape) + tuple(shape_of(x)))
+
+
+def _check_colors(colors, n):
+    colors = np.asarray(colors, dtype=np.int64).reshape(-1)
+    if colors.shape != (n,) or (n and colors.min() < 0):
+        raise ValueError(f"colors must hold one non-negative colour per input element ({n})")
+    return colors
+
+
+def sparse_jacobian(f, x, sparsity=None, *, colors=None, seed=0, return_colors=False, output="dense"):
+    """The Jacobian of `f` at array `x` from one JVP per colour of a column colouring.
+
+    sparsity: the possible nonzeros of J, as a boolean array of shape (m, n)
+    or f(x).shape + x.shape, or a scipy.sparse (m, n) matrix.  Columns that
+    share no nonzero row get the same colour (greedy colouring); one JVP per
+    colour (all batched in one vmap) gives the sum of those columns, and each
+    entry is read back from the row of its column's colour.  colors: a
+    colouring to reuse (from return_colors=True) instead of recomputing it.
+
+    With sparsity=None the pattern is *detected* by evaluating the dense
+    Jacobian (batched_jacfwd) at a random point near `x`: that costs a dense
+    Jacobian, so it pays off only when the pattern (or the colouring) is
+    reused, and an entry that happens to vanish at that point, or hides behind
+    a branch not taken there, is missed.  Pass the pattern when it is known.
+
+    output: "dense" (an array of shape f(x).shape + x.shape, differentiable) or
+    "scipy" (a scipy.sparse CSR array of shape (m, n) of concrete values).
+    Returns J, or (J, colors) with return_colors.
+    """
+    from .. import api
+    n = _size(x)
+    if sparsity is None:
+        J0 = batched_jacfwd(f)(_random_point(x, seed))
+        sparsity = np.asarray(J0).reshape(-1, n) != 0
+    rows, cols, m, _ = _coords(sparsity, n)
+    colors = _greedy_colors(rows, cols, m, n) if colors is None else _check_colors(colors, n)
+    C, out_shape = _compressed(lambda v: api.jvp(f, (x,), (v,))[1], x, colors)
+    if _size(C) != m * (int(colors.max()) + 1 if n else 0):
+        raise ValueError(f"sparsity pattern has {m} rows but f(x) has {_size(C) // max(int(colors.max()) + 1, 1)} "
+                         "elements")
+    J = _recover(C, rows, cols, colors, m, out_shape, x, output)
+    return (J, colors) if return_colors else J
+
+
+def sparse_hessian(f, x, sparsity=None, *, colors=None, seed=0, return_colors=False, output="dense"):
+    """The Hessian of scalar `f` at array `x` from one Hessian-vector product per colour.
+
+    sparsity: the possible nonzeros of H, an (n, n) boolean array (or
+    x.shape + x.shape) or a scipy.sparse matrix.  The columns are coloured
+    greedily (a tridiagonal Hessian, such as Rosenbrock's, needs 3 colours
+    whatever n is) and the HVPs (forward over reverse) run batched in one vmap.
+    With sparsity=None the pattern is detected by evaluating the dense Hessian
+    at a random point near `x` (see `sparse_jacobian` for the caveats).
+    colors / output / return_colors: as for `sparse_jacobian`.
+    """
+    from .. import api
+    n = _size(x)
+    if sparsity is None:
+        H0 = batched_hessian(f)(_random_point(x, seed))
+        sparsity = np.asarray(H0).reshape(n, n) != 0
+    rows, cols, m, _ = _coords(sparsity, n)
+    if m != n:
+        raise ValueError(f"Hessian sparsity pattern must be ({n}, {n}), got ({m}, {n})")
+    colors = _greedy_colors(rows, cols, m, n) if colors is None else _check_colors(colors, n)
+    g = api.grad(f)
+    C, _ = _compressed(lambda v: api.jvp(g, (x,), (v,))[1], x, colors)
+    H = _recover(C, rows, cols, colors, n, tuple(shape_of(x)), x, output)
+    return (H, colors) if return_colors else H
+
+
+from ..ops import batch_rules as _batch_rules  # noqa: E402,F401  (registers the rules)
