@@ -270,46 +270,8 @@ def linear_transpose(f, *primals):
 
 # ------------------------------------------------------------ Jacobians ---
 
-def _unit(leaves, k):
-    """The k-th standard basis vector of the flattened leaves."""
-    out, off = [], 0
-    for x in leaves:
-        n = int(np.prod(shape_of(x), dtype=np.int64))
-        e = np.zeros(n, dtype_of(x))
-        if off <= k < off + n:
-            e[k - off] = 1
-        out.append(e.reshape(shape_of(x)) if isinstance(x, np.ndarray) or shape_of(x) else dtype_of(x).type(e[0]))
-        off += n
-    return out
-
-
 def _size(x):
     return int(np.prod(shape_of(x), dtype=np.int64))
-
-
-def _assemble(out_leaves, out_tree, in_leaves, in_tree, vectors, by_column, single):
-    """Jacobian blocks out.shape + in.shape, nested as out-tree of in-trees."""
-    from . import numpy as cnp
-    n_in = sum(_size(x) for x in in_leaves)
-    n_out = sum(_size(o) for o in out_leaves)
-    # vectors[k] is a flat list over out-leaves (by column) or in-leaves (by row)
-    blocks = []
-    for oi, o in enumerate(out_leaves):
-        row = []
-        for ii, x in enumerate(in_leaves):
-            if by_column:
-                cols = [cnp.reshape(vectors[k][oi], (-1,)) for k in range(n_in)]
-                start = sum(_size(v) for v in in_leaves[:ii])
-                mat = cnp.stack(cols[start:start + _size(x)], axis=1) if _size(x) else np.zeros((_size(o), 0))
-            else:
-                start = sum(_size(v) for v in out_leaves[:oi])
-                rows = [cnp.reshape(vectors[k][ii], (-1,)) for k in range(start, start + _size(o))]
-                mat = cnp.stack(rows, axis=0) if rows else np.zeros((0, _size(x)))
-            row.append(cnp.reshape(mat, shape_of(o) + shape_of(x)))
-        in_struct = tree_unflatten(in_tree, row)
-        blocks.append(in_struct[0] if single else in_struct)
-    del n_out
-    return tree_unflatten(out_tree, blocks)
 
 
 def _check_jac_output(out_leaves, holomorphic, what):
@@ -318,80 +280,48 @@ def _check_jac_output(out_leaves, holomorphic, what):
             raise TypeError(f"{what} of a complex-valued function needs holomorphic=True")
 
 
-def jacfwd(f, argnums=0, has_aux=False, holomorphic=False):
-    """The Jacobian by forward mode: one JVP per input element."""
-    @functools.wraps(f)
-    def jac(*args, **kwargs):
-        single, nums, leaves, tree, rebuild = _split_args(f, args, argnums, "jacfwd", holomorphic)
-        n = sum(_size(x) for x in leaves)
-        columns, out_leaves, out_tree, aux = [], None, None, None
-        for k in range(max(n, 1)):
-            basis = _unit(leaves, k) if n else [np.zeros(shape_of(x), dtype_of(x)) for x in leaves]
-            trace, out = _trace_jvp(lambda ts: f(*rebuild(ts), **kwargs), leaves, basis)
-            if has_aux:
-                out, aux = out
-                aux = _primal_tree(aux, trace)
-            out_leaves, out_tree = tree_flatten(out)
-            vals, tans = _split_out_jvp(trace, out_leaves)
-            columns.append(tans)
-        _check_jac_output(vals, holomorphic, "jacfwd")
-        J = _assemble(vals, out_tree, leaves, tree, columns if n else [], True, single)
-        return (J, aux) if has_aux else J
-    return jac
+def jacfwd(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
+    """The Jacobian by forward mode: one batched JVP over the input basis.
+
+    Blocks have shape out.shape + in.shape; `chunk_size` bounds how many basis
+    vectors are pushed at once (memory on large Jacobians).
+    """
+    from .interpreters.batching import batched_jacfwd
+    return batched_jacfwd(f, argnums, has_aux, holomorphic, chunk_size)
 
 
-def jacrev(f, argnums=0, has_aux=False, holomorphic=False):
-    """The Jacobian by reverse mode: one forward pass, one pullback per output element."""
-    @functools.wraps(f)
-    def jac(*args, **kwargs):
-        single, nums, leaves, tree, rebuild = _split_args(f, args, argnums, "jacrev", holomorphic)
-        trace, out = _trace_vjp(lambda ts: f(*rebuild(ts), **kwargs), leaves)
-        aux = None
-        if has_aux:
-            out, aux = out
-            aux = _primal_tree(aux, trace)
-        out_leaves, out_tree = tree_flatten(out)
-        idxs, vals = _out_nodes(trace, out_leaves)
-        _check_jac_output(vals, holomorphic, "jacrev")
-        rows = []
-        for k in range(sum(_size(v) for v in vals)):
-            seeds = _unit(vals, k)
-            rows.append(_pull(trace, leaves, idxs, seeds))
-        J = _assemble(vals, out_tree, leaves, tree, rows, False, single)
-        return (J, aux) if has_aux else J
-    return jac
+def jacrev(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
+    """The Jacobian by reverse mode: one forward pass, one batched pullback over the outputs."""
+    from .interpreters.batching import batched_jacrev
+    return batched_jacrev(f, argnums, has_aux, holomorphic, chunk_size)
 
 
-def jacobian(f, argnums=0, has_aux=False, holomorphic=False):
+def jacobian(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
     """The Jacobian, by forward mode when inputs are fewer than outputs, else reverse."""
-    fwd = jacfwd(f, argnums, has_aux, holomorphic)
-    rev = jacrev(f, argnums, has_aux, holomorphic)
+    fwd = jacfwd(f, argnums, has_aux, holomorphic, chunk_size)
+    rev = jacrev(f, argnums, has_aux, holomorphic, chunk_size)
 
     @functools.wraps(f)
     def jac(*args, **kwargs):
         _, nums = _argnums(argnums, len(args), "jacobian")
         n_in = sum(_size(x) for i in nums for x in tree_flatten(args[i])[0])
-        out = jax_eval_shape(f, args, kwargs, has_aux)
-        n_out = sum(_size(o) for o in tree_flatten(out)[0])
+        out = f(*args, **kwargs)
+        n_out = sum(_size(o) for o in tree_flatten(out[0] if has_aux else out)[0])
         return fwd(*args, **kwargs) if n_in < n_out else rev(*args, **kwargs)
     return jac
 
 
-def jax_eval_shape(f, args, kwargs, has_aux):
-    """The output of f (evaluated; used only for its sizes)."""
-    out = f(*args, **kwargs)
-    return out[0] if has_aux else out
-
-
-def hessian(f, argnums=0, has_aux=False, holomorphic=False):
-    """The Hessian, forward over reverse."""
-    return jacfwd(jacrev(f, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+def hessian(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
+    """The Hessian, forward over reverse, batched over the input basis."""
+    from .interpreters.batching import batched_hessian
+    return batched_hessian(f, argnums, has_aux, holomorphic, chunk_size)
 
 
 def hvp(f, primals, tangents):
     """Hessian-vector product H(primals) @ tangents, forward over reverse (one pass each)."""
-    return jvp(lambda *xs: grad(f, argnums=tuple(range(len(xs))))(*xs), tuple(primals), tuple(tangents))[1] \
-        if len(primals) > 1 else jvp(grad(f), tuple(primals), tuple(tangents))[1]
+    if len(primals) == 1:
+        return jvp(grad(f), tuple(primals), tuple(tangents))[1]
+    return jvp(grad(f, argnums=tuple(range(len(primals)))), tuple(primals), tuple(tangents))[1]
 
 
 # -------------------------------------------------------- custom rules ---
