@@ -222,3 +222,21 @@ def test_long_scalar_program_compiles_natively_with_guards():
     spec = next(iter(g._cache.values()))[0]
     assert isinstance(spec.fast, scalar_llvm.ScalarKernel)
     assert "call double @sin" in g.source(0.5) or "call double @cos" in g.source(0.5)
+
+
+def test_native_trig_is_accurate_and_falls_back_beyond_its_range():
+    from chainrule.compile import native
+    if not native.available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(3)
+    f = lambda x: cnp.sum(cnp.sin(x) * cnp.cos(0.5 * x))
+    g = cr.jit(cr.grad(f))
+    for scale in (1.0, 1e4, 1e12):                 # the last is past the fast range: libm path
+        x = rng.uniform(-scale, scale, native.MIN_SIZE + 11)
+        want = np.cos(x) * np.cos(0.5 * x) - 0.5 * np.sin(x) * np.sin(0.5 * x)
+        np.testing.assert_allclose(g(x), want, rtol=0, atol=4e-16 * max(1.0, 1e-3 * min(scale, 1e4)))
+    x = rng.uniform(-1, 1, native.MIN_SIZE + 11)
+    x[7] = np.nan
+    out = g(x)
+    assert np.isnan(out[7]) and np.all(np.isfinite(np.delete(out, 7)))
+    assert cr.jit(f)(x[8:]) == pytest.approx(float(np.sum(np.sin(x[8:]) * np.cos(0.5 * x[8:]))), rel=1e-13)

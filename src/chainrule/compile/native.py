@@ -11,6 +11,7 @@ small arrays, the NumPy code path is used.
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -149,12 +150,19 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
         kernel_args.append(f"o{k}")
         body.append(f"        o{k}[i] = {o.name}")
     head = [f"def kernel({', '.join(kernel_args)}):"]
-    head += [f"    s{k} = 0.0" for k in range(len(sums))]
+    head += [f"    s{k} = 0.0" for k in range(len(sums))] + ["    bad = 0"]
     head.append("    for i in range(n):")
     body += [f"        s{k} += {src}" for k, (_, src) in enumerate(sums)]
-    tail = [f"    return ({', '.join(f's{k}' for k in range(len(sums)))}{',' if len(sums) == 1 else ''})"]
-    src = "\n".join(head + body + tail) + "\n"
-    kern = ctx.const(_compile(src))
+    tail = ["    return (" + "".join(f"s{k}, " for k in range(len(sums))) + "bad)"]
+    exact_src = "\n".join(head + body + tail) + "\n"
+    fast_body = []
+    for line in body:                 # vectorisable sin/cos, valid for |x| <= TRIG_LIMIT
+        for arg in _TRIG_CALL.findall(line):
+            fast_body.append(f"        bad += not (abs({arg[1]}) <= {TRIG_LIMIT!r})")
+        fast_body.append(_TRIG_CALL.sub(lambda m: f"_v{m.group(1)}({m.group(2)})", line))
+    src = "\n".join(head + fast_body + tail) + "\n"
+    kern = ctx.const(_compile(src, reassociate=bool(sums)))
+    exact = ctx.const(_compile(exact_src, reassociate=bool(sums))) if src != exact_src else kern
     size = int(np.prod(region.shape, dtype=np.int64))
     lines = []
     call = [str(size)]
@@ -166,8 +174,10 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
     for k, o in enumerate(outs):
         lines.append(f"{o.name} = _np.empty({region.shape!r}, {ctx.const(o.dtype)})")
         call.append(f"{o.name}.reshape(-1)")
-    res = ", ".join(o.name for o, _ in sums)
-    lines.append(f"{res + (',' if len(sums) == 1 else '') + ' = ' if sums else ''}{kern}({', '.join(call)})")
+    res = "".join(f"{o.name}, " for o, _ in sums) + "_bad"
+    lines.append(f"{res} = {kern}({', '.join(call)})")
+    if exact != kern:     # an argument out of the fast range (or nan): redo with libm's sin/cos
+        lines.append(f"if _bad: {res} = {exact}({', '.join(call)})")
     return lines, src
 
 
@@ -183,12 +193,72 @@ def _number(v):
     return repr(v)
 
 
-def _compile(src):
-    fn = _kernels.get(src)
+def _compile(src, reassociate=False):
+    """The numba function of kernel source `src` (cached by source).
+
+    With `reassociate`, sums may be reordered (so they vectorise, summing in
+    several lanes: no less accurate than a sequential sum).
+    """
+    key = (src, reassociate)
+    fn = _kernels.get(key)
     if fn is None:
         import math
         import numba
-        ns = {"_m": math, "_np": np}
+        vsin, vcos = _trig()
+        ns = {"_m": math, "_np": np, "_vsin": vsin, "_vcos": vcos}
         exec(compile(src, "<chainrule.native kernel>", "exec"), ns)
-        fn = _kernels[src] = numba.njit(error_model="numpy", cache=False)(ns["kernel"])
+        flags = {"reassoc"} if reassociate else False
+        fn = _kernels[key] = numba.njit(error_model="numpy", fastmath=flags, cache=False)(ns["kernel"])
     return fn
+
+
+# ------------------------------------------------------ vectorisable trig ---
+# sin and cos by reduction modulo pi/4 in three parts (Cody and Waite) and the
+# minimax polynomials of Moshier's Cephes library; branch-free, so LLVM
+# vectorises the loops that call them.  Accurate to about 1 ulp for
+# |x| <= TRIG_LIMIT; kernels re-run with libm's sin/cos beyond that (or on nan).
+
+TRIG_LIMIT = 1e8
+_TRIG_CALL = re.compile(r"_m\.(sin|cos)\((\w+)\)")
+_DP1, _DP2, _DP3 = 7.85398125648498535156e-1, 3.77489470793079817668e-8, 2.69515142907905952645e-15
+_FOPI = 1.2732395447351626862      # 4 / pi
+_SIN = (1.58962301576546568060e-10, -2.50507477628578072866e-8, 2.75573136213857245213e-6,
+        -1.98412698295895385996e-4, 8.33333333332211858878e-3, -1.66666666666666307295e-1)
+_COS = (-1.13585365213876817300e-11, 2.08757008419747316778e-9, -2.75573141792967388112e-7,
+        2.48015872888517045348e-5, -1.38888888888730564116e-3, 4.16666666666665929218e-2)
+_trig_fns = None
+
+
+def _trig():
+    global _trig_fns
+    if _trig_fns is None:
+        import numba
+        s0, s1, s2, s3, s4, s5 = _SIN
+        c0, c1, c2, c3, c4, c5 = _COS
+        dp1, dp2, dp3, fopi = _DP1, _DP2, _DP3, _FOPI
+
+        @numba.njit(inline="always", error_model="numpy")
+        def reduce(x):
+            y = abs(x)
+            j = np.int64(y * fopi)
+            j = j + (j & 1)
+            yj = np.float64(j)
+            z = ((y - yj * dp1) - yj * dp2) - yj * dp3
+            zz = z * z
+            ps = z + z * zz * (((((s0 * zz + s1) * zz + s2) * zz + s3) * zz + s4) * zz + s5)
+            pc = 1.0 - 0.5 * zz + zz * zz * (((((c0 * zz + c1) * zz + c2) * zz + c3) * zz + c4) * zz + c5)
+            return j & 7, ps, pc
+
+        @numba.njit(inline="always", error_model="numpy")
+        def vsin(x):
+            q, ps, pc = reduce(x)
+            r = pc if (q & 2) else ps
+            return -r if ((q > 3) != (x < 0)) else r
+
+        @numba.njit(inline="always", error_model="numpy")
+        def vcos(x):
+            q, ps, pc = reduce(x)
+            r = ps if (q & 2) else pc
+            return -r if ((q + 2) & 4) else r
+        _trig_fns = vsin, vcos
+    return _trig_fns
