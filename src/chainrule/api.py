@@ -8,7 +8,7 @@ import numpy as np
 
 from .core import Tracer, new_level, shape_of, dtype_of
 from .interpreters.jvp import JVPTrace, JVPTracer
-from .interpreters.vjp import VJPTrace, VJPTracer, backward
+from .interpreters.vjp import VJPTrace, VJPTracer, backward, gc_paused
 from .tree_util import tree_flatten, tree_unflatten, tree_map
 from .ops.elementwise import stop_gradient  # noqa: F401  (re-exported)
 
@@ -101,7 +101,7 @@ def _top_trace(leaves):
 
 def _trace_vjp(fun, leaves):
     """Run `fun(tracer_leaves)` under a new reverse-mode level; return (trace, out)."""
-    with new_level() as level:
+    with new_level() as level, gc_paused():
         trace = VJPTrace(level)
         try:
             out = fun([trace.new_input(x) for x in leaves])

@@ -9,6 +9,9 @@ transformation sees the backward pass and higher derivatives nest.
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..core import Trace, Tracer, bind, missing_rule
@@ -156,8 +159,21 @@ def backward(tape, seeds, inputs, consume=False):
     cotangents are returned (None where nothing flowed).  With `consume`, tape
     entries are dropped as soon as they are used, freeing memory early.
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"), gc_paused():
         return _backward(tape, seeds, inputs, consume)
+
+
+@contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector (a tape creates no cycles, but millions
+    of small objects make the collector rescan them again and again)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _backward(tape, seeds, inputs, consume):
