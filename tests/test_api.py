@@ -587,11 +587,18 @@ def test_complex_intermediate_real_in_real_out():
 
 # ------------------------------------------------------ check_grads ---
 
-def test_check_grads_if_present():
-    check_grads = getattr(cr, "check_grads", None)
-    if check_grads is None:
-        pytest.skip("chainrule.check_grads not implemented yet")
+def test_check_grads_accepts_right_and_rejects_wrong_rules():
+    check_grads = cr.check_grads
     check_grads(lambda x: cnp.sin(x) * x, (np.array([0.3, 1.2]),), order=2)
+    check_grads(lambda x, y: {"p": cnp.exp(x) * y, "q": x / y}, (0.4, np.array([1.5, 2.5])), order=2)
+
+    @cr.custom_vjp
+    def bad_rev(x):
+        return cnp.sin(x)
+    bad_rev.defvjp(lambda x: (cnp.sin(x), x), lambda x, g: (3.0 * g * cnp.cos(x),))
+    check_grads(bad_rev, (np.array([0.3, 1.2]),), order=1, modes="fwd")   # forward mode is right
+    with pytest.raises(AssertionError, match="dot-product"):
+        check_grads(bad_rev, (np.array([0.3, 1.2]),), order=1, modes=("fwd", "rev"))
 
     @cr.custom_jvp
     def bad(x):

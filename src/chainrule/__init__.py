@@ -13,6 +13,7 @@ from .api import (  # noqa: F401
     hessian, hvp, custom_jvp, custom_vjp, checkpoint, remat, stop_gradient,
 )
 from .core import LeakedTracerError  # noqa: F401
+from .fd import check_grads  # noqa: F401
 from .interpreters.batching import vmap, sparse_jacobian, sparse_hessian  # noqa: F401
 from .interpreters.staging import make_ir  # noqa: F401
 from .compile.jit import jit  # noqa: F401
