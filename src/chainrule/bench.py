@@ -153,6 +153,9 @@ class Peers:
         return _NS(jax=jax, jnp=jnp, jet=jet)
 
     def _load_torch(self):
+        # torch's OpenMP workers otherwise spin after each op and steal the
+        # cores from NumPy's BLAS and XLA in this one mixed process
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import torch
         torch.set_default_dtype(torch.float64)
         if self.one_core:
@@ -556,19 +559,31 @@ def W3(b):
     limit_us = 2e5 if b.quick else 2e6
     slow = {}
 
+    hist, order = {}, [0]
+
+    def skip(case, tool, kind, why):
+        b.rows.append(Row(wl, case, tool, kind=CR if tool.startswith(
+            "chainrule") else kind, status=f"skipped (cost: {why})"))
+        log(f"  {wl} | {case} | {tool}: skipped (cost: {why})")
+
     def run(case, tool, make, chk, **kw):
+        n = order[0]
         key = (tool, kw.get("jit", False))
         if key in slow:
-            b.rows.append(Row(wl, case, tool, kind=CR if tool.startswith(
-                "chainrule") else kw.get("kind", AD),
-                status=f"skipped (cost: {slow[key][0]} took "
-                       f"{slow[key][1] / 1e6:.1f} s)"))
-            return
+            return skip(case, tool, kw.get("kind", AD), slow[key])
+        h = hist.setdefault(key, [])
+        if len(h) >= 2:          # cost grows geometrically with the order
+            (n1, t1), (n2, t2) = h[-2:]
+            pred = t2 * (max(t2, 1e-3) / max(t1, 1e-3)) ** ((n - n2) / (n2 - n1))
+            if pred > 5 * limit_us:
+                return skip(case, tool, kw.get("kind", AD),
+                            f"predicted {pred / 1e6:.3g} s from orders {n1}, {n2}")
         n0 = len(b.rows)
         b.case(wl, case, tool, make, chk, **kw)
         worst = max((r.median_us or 0) for r in b.rows[n0:])
+        h.append((n, worst))
         if worst > limit_us:
-            slow[key] = (case, worst)
+            slow[key] = f"order {n} took {worst / 1e6:.2g} s"
 
     J = b.want("jax", wl)
     T = b.want("torch", wl)
@@ -578,6 +593,7 @@ def W3(b):
     cr = b.cr
 
     for n in orders:
+        order[0] = n
         exact = w3_exact(n)
         chk = close_check(exact, rtol=1e-10, atol=1e-12)
         E, Jt = f"order {n}", f"order {n} jit"
@@ -767,18 +783,17 @@ def W5(b):
     chk = close_check(w5_exact(x0), rtol=1e-10, atol=1e-14)
     G, JG = "grad", "jit grad"
     cr, cnp = b.cr, b.cnp
-    rows = []
-    rows.append(b.case(wl, G, "chainrule", lambda: (lambda g: lambda: g(x0))(
-        cr.grad(lambda x: w5_chain(x, cnp))), chk))
-    rows.append(b.case(wl, JG, "chainrule", lambda: (lambda g: lambda: g(x0))(
-        cr.jit(cr.grad(lambda x: w5_chain(x, cnp)))), chk, jit=True))
+    b.case(wl, G, "chainrule", lambda: (lambda g: lambda: g(x0))(
+        cr.grad(lambda x: w5_chain(x, cnp))), chk)
+    b.case(wl, JG, "chainrule", lambda: (lambda g: lambda: g(x0))(
+        cr.jit(cr.grad(lambda x: w5_chain(x, cnp)))), chk, jit=True)
     J = b.want("jax", wl)
     if J:
         jax, jnp = J.jax, J.jnp
-        rows.append(b.case(wl, G, "jax", lambda: (lambda g: lambda: float(g(x0)))(
-            jax.grad(lambda x: w5_chain(x, jnp))), chk))
-        rows.append(b.case(wl, JG, "jax", lambda: (lambda g: lambda: float(g(x0)))(
-            jax.jit(jax.grad(lambda x: w5_chain(x, jnp)))), chk, jit=True))
+        b.case(wl, G, "jax", lambda: (lambda g: lambda: float(g(x0)))(
+            jax.grad(lambda x: w5_chain(x, jnp))), chk)
+        b.case(wl, JG, "jax", lambda: (lambda g: lambda: float(g(x0)))(
+            jax.jit(jax.grad(lambda x: w5_chain(x, jnp)))), chk, jit=True)
     T = b.want("torch", wl)
     if T:
         torch = T.torch
@@ -786,19 +801,18 @@ def W5(b):
         def tg():
             t = torch.tensor(x0, requires_grad=True)
             return torch.autograd.grad(w5_chain(t, torch), t)[0].item()
-        rows.append(b.case(wl, G, "torch", lambda: tg, chk))
+        b.case(wl, G, "torch", lambda: tg, chk)
         if T.func:
-            rows.append(b.case(wl, G, "torch.func", lambda: (
+            b.case(wl, G, "torch.func", lambda: (
                 lambda g: lambda: g(torch.tensor(x0)).item())(
-                T.func.grad(lambda x: w5_chain(x, torch))), chk))
+                T.func.grad(lambda x: w5_chain(x, torch))), chk)
     AG = b.want("autograd", wl)
     if AG:
-        rows.append(b.case(wl, G, "autograd", lambda: (lambda g: lambda: g(x0))(
-            AG.ag.grad(lambda x: w5_chain(x, AG.anp))), chk))
+        b.case(wl, G, "autograd", lambda: (lambda g: lambda: g(x0))(
+            AG.ag.grad(lambda x: w5_chain(x, AG.anp))), chk)
     if b.want("numpy", wl) is not None:
-        rows.append(b.case(wl, G, "python hand", lambda: lambda: w5_exact(x0),
-                           chk, kind=HAND,
-                           note="hand-written forward loop with math"))
+        b.case(wl, G, "python hand", lambda: lambda: w5_exact(x0),
+               chk, kind=HAND, note="hand-written forward loop with math")
     for r in b.rows:
         if r.workload == wl and r.median_us is not None and r.value_ok \
                 and not r.case.endswith("first call"):
@@ -1187,7 +1201,8 @@ def header(b, args):
     versions["chainrule"] = getattr(cr, "__version__", "?") if cr else \
         f"not importable ({b.cr_missing})"
     versions.update(b.peers.versions)
-    threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+    threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY",
+                                          "OPENBLAS_NUM_THREADS",
                                           "MKL_NUM_THREADS", "XLA_FLAGS")
                if k in os.environ}
     if "torch" in b.peers.mods:
