@@ -30,15 +30,19 @@ _OK_DTYPES = (np.dtype(np.float64), np.dtype(bool))
 _kernels = {}
 
 
+_found = None
+
+
 def available():
-    """True when numba can be imported and CHAINRULE_NATIVE is not 0."""
+    """True when numba is installed and CHAINRULE_NATIVE is not 0 (numba is not imported here:
+    importing it takes a tenth of a second, paid only when a kernel is compiled)."""
+    global _found
     if os.environ.get("CHAINRULE_NATIVE", "1") == "0":
         return False
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    if _found is None:
+        import importlib.util
+        _found = importlib.util.find_spec("numba") is not None
+    return _found
 
 
 def _scalar_const(v):

@@ -64,10 +64,6 @@ def eligible(prog):
     """Is `prog` a long program over float64/bool scalars with supported operations only?"""
     if len(prog.eqns) < MIN_EQNS or not native.available():
         return False
-    try:
-        import llvmlite  # noqa: F401
-    except ImportError:
-        return False
     for v in prog.invars:
         if v.shape != () or v.dtype != _F64:
             return False
