@@ -165,6 +165,36 @@ def _later_uses(prog, stop):
     return used
 
 
+def _last_uses(prog, regions):
+    """{equation index: names of array variables whose last use is there}.
+
+    Scalars are left alone (a `del` costs more than it saves); so are outputs
+    and guarded variables, and uses inside fused regions count at the region's end.
+    """
+    keep = {v.id for v in prog.outvars if isinstance(v, Var)} | {g.var.id for g in prog.guards}
+    where = {}
+    region_end = {}
+    for r in regions.values():
+        for k in range(r.start, r.stop):
+            region_end[k] = r.stop - 1
+    for i, e in enumerate(prog.eqns):
+        at = region_end.get(i, i)
+        for a in e.invars:
+            if isinstance(a, Var) and a.shape != () and a.id not in keep:
+                where[a.id] = (at, a.name)
+    inside = {}                        # variables a fused region computes: {id: region end}
+    for r in regions.values():
+        for e in prog.eqns[r.start:r.stop]:
+            for o in e.outvars:
+                inside[o.id] = r.stop - 1
+    frees = {}
+    for vid, (at, name) in where.items():
+        if inside.get(vid) == at:      # lives only inside its kernel: never a Python variable
+            continue
+        frees.setdefault(at, []).append(name)
+    return frees
+
+
 def generate(prog, use_math=True, name="compiled", native=True):
     """Python source for `prog` and the namespace it needs.
 
@@ -188,6 +218,7 @@ def generate(prog, use_math=True, name="compiled", native=True):
         ctx.scalar = True
         return emitter(e.prim)(args, ctx, **e.params)
     regions = {r.start: r for r in _native.find_regions(prog)} if native else {}
+    frees = _last_uses(prog, regions)
     skip_to = 0
     for i, e in enumerate(prog.eqns):
         if i < skip_to:
@@ -200,6 +231,9 @@ def generate(prog, use_math=True, name="compiled", native=True):
                 for o in e2.outvars:
                     lines += ["    " + _guard_line(g, o.name, ctx) for g in guards.get(o.id, [])]
             skip_to = r.stop
+            dead = frees.get(r.stop - 1)
+            if dead:
+                lines.append(f"    del {', '.join(dead)}")
             continue
         ctx.scalar = use_math and all(
             (a.pyscalar if isinstance(a, Var) else isinstance(a.value, (float, int)) and not isinstance(a.value, bool))
@@ -209,6 +243,9 @@ def generate(prog, use_math=True, name="compiled", native=True):
         lines.append(f"    {outs} = {expr}")
         for o in e.outvars:
             lines += ["    " + _guard_line(g, o.name, ctx) for g in guards.get(o.id, [])]
+        dead = frees.get(i)
+        if dead:                      # free arrays at their last use, so memory is reused
+            lines.append(f"    del {', '.join(dead)}")
     lines.append(f"    return ({', '.join(ref(v) for v in prog.outvars)}{',' if len(prog.outvars) == 1 else ''})")
     return "\n".join(lines) + "\n", ctx.ns
 
