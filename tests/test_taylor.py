@@ -527,3 +527,13 @@ def test_leaked_tracer_is_reported():
     cr.jet(f, (1.0,), ([1.0],))
     with pytest.raises(cr.LeakedTracerError):
         cnp.sin(box[0])
+
+
+def test_integer_array_exponent_with_zero_base_is_exact():
+    x = np.array([0.0, 1.0, 2.0, 0.0])
+    r = np.array([2, 3, 1, 0])
+    f = lambda x: x ** r
+    # d/dx x^r = r x^(r-1), d2 = r (r-1) x^(r-2), at the points above
+    np.testing.assert_allclose(cr.derivative(f, order=1)(x), [0.0, 3.0, 1.0, 0.0])
+    np.testing.assert_allclose(cr.derivative(f, order=2)(x), [2.0, 6.0, 0.0, 0.0])
+    np.testing.assert_allclose(cr.derivative(f, order=3)(x), [0.0, 6.0, 0.0, 0.0])

@@ -491,6 +491,30 @@ def _int_power(x, r):
     return result
 
 
+def _small_int_array(r):
+    """Is r a concrete array of integers in [0, 64] with few distinct values?"""
+    if not isinstance(r, np.ndarray) or r.ndim == 0 or r.dtype.kind not in "iuf":
+        return False
+    vals = np.unique(r)
+    return vals.size <= 16 and bool(np.all((vals == np.round(vals)) & (vals >= 0) & (vals <= 64)))
+
+
+def _int_array_power(x, r, ans):
+    """x^r for an array of integer exponents: exact powering per distinct exponent, masked."""
+    n = len(x)
+    out = [ans] + [None] * (n - 1)
+    for e in np.unique(r):
+        e = int(e)
+        if e == 0:
+            continue                          # a constant: no higher coefficients
+        part = _int_power(x, e)
+        mask = (r == e) * 1.0
+        for k in range(1, n):
+            if part[k] is not None:
+                out[k] = _add(out[k], part[k] * mask)
+    return out
+
+
 @_defrule("power")
 def _pow_rule(p):
     def rule(series):
@@ -510,6 +534,8 @@ def _pow_rule(p):
                 out = _int_power(x, ri)
                 out[0] = ans
                 return out
+            if ri is None and _small_int_array(r) and (isinstance(x[0], Tracer) or _has_zero(x[0])):
+                return _int_array_power(x, r, ans)
             return s_pow(x, r, ans)
         if _is_const(x):                        # c^y = exp(y log c)
             logc = E._log_or_zero(x[0])
