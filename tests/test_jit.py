@@ -240,3 +240,17 @@ def test_native_trig_is_accurate_and_falls_back_beyond_its_range():
     out = g(x)
     assert np.isnan(out[7]) and np.all(np.isfinite(np.delete(out, 7)))
     assert cr.jit(f)(x[8:]) == pytest.approx(float(np.sum(np.sin(x[8:]) * np.cos(0.5 * x[8:]))), rel=1e-13)
+
+
+def test_print_inside_jit_warns_with_the_line():
+    from chainrule.interpreters.staging import SideEffectWarning
+
+    def f(x):
+        print("x is", x)
+        return x * 2.0
+    jf = cr.jit(f)
+    with pytest.warns(SideEffectWarning, match="test_jit.py"):
+        assert jf(1.5) == 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert jf(2.5) == 5.0                  # cached: no staging, no print, no warning

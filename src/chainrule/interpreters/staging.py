@@ -7,11 +7,17 @@ on later calls, re-specialising when it does not hold.
 """
 from __future__ import annotations
 
+import os
+import warnings
+
 import numpy as np
 
 from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of
 from ..ir.program import Var, Const, Eqn, Guard, Program
 from ..tree_util import tree_flatten, tree_unflatten
+
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class NotStageable(Exception):
@@ -38,6 +44,34 @@ class StagingTracer(Tracer):
 
     def __float__(self):
         return self._trace.read(self, "float", float(self.primal))
+
+    # Printing runs only while staging; a cached call skips it: say so, naming the line.
+    def __str__(self):
+        _warn_side_effect("printed or converted to str")
+        return str(self.primal)
+
+    def __repr__(self):
+        _warn_side_effect("printed or converted with repr")
+        return f"StagingTracer({self.primal!r})"
+
+    def __format__(self, spec):
+        _warn_side_effect("formatted")
+        return format(self.primal, spec)
+
+
+class SideEffectWarning(UserWarning):
+    """A Python side effect inside a jitted function runs at staging only."""
+
+
+def _warn_side_effect(what):
+    import sys
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
+        frame = frame.f_back
+    where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "unknown line"
+    warnings.warn(f"jit: a traced value was {what} at {where}; this runs only while the function "
+                  "is staged, not on later (cached) calls. Return the value instead, or print "
+                  "outside jit.", SideEffectWarning, stacklevel=3)
 
 
 class StagingTrace(Trace):
