@@ -81,17 +81,7 @@ class VJPTrace(Trace):
     def process(self, p, args, params):
         if self.done:
             raise self.leaked()
-        primals, argnums, parents = [], [], []
-        for i, a in enumerate(args):      # unwrap, inlined: this is the hot path
-            if isinstance(a, Tracer):
-                if a._trace is self:
-                    primals.append(a.primal)
-                    argnums.append(i)
-                    parents.append(a.idx)
-                    continue
-                if a._trace.level >= self.level:
-                    raise a._trace.leaked()
-            primals.append(a)
+        primals, argnums, parents = self.unwrap(args)
         out = bind(p, *primals, **params)
         if p.nondiff:
             return out
