@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .program import Const, Program, Var
+from ..core import primitives
+from .program import Const, Eqn, Program, Var
 
 
 def _is_const(a, value):
@@ -63,6 +64,29 @@ def _hashable(params):
         return None
 
 
+def _unit_free_transpose(e, defs):
+    """reshape(transpose(reshape(x, s1), perm), s2) that only moves size-1 axes around x's:
+    the permutation of x's own axes, or None when the pattern does not apply."""
+    if e.prim.name != "reshape" or not isinstance(e.invars[0], Var):
+        return None
+    t = defs.get(e.invars[0].id)
+    if t is None or t.prim.name != "transpose" or not isinstance(t.invars[0], Var):
+        return None
+    r = defs.get(t.invars[0].id)
+    if r is None or r.prim.name != "reshape" or not isinstance(r.invars[0], Var):
+        return None
+    x = r.invars[0]
+    s1 = r.params["shape"]
+    kept = [i for i, n in enumerate(s1) if n != 1]
+    if tuple(s1[i] for i in kept) != tuple(n for n in x.shape if n != 1) or 1 in x.shape:
+        return None
+    order = [i for i in t.params["axes"] if i in kept]      # x's axes, in their new order
+    perm = tuple(kept.index(i) for i in order)
+    if tuple(x.shape[i] for i in perm) != tuple(e.params["shape"]):
+        return None
+    return x, perm
+
+
 def optimize(prog):
     """Simplify trivial algebra, merge common subexpressions, drop dead code."""
     rename = {}
@@ -71,13 +95,22 @@ def optimize(prog):
         while isinstance(a, Var) and a.id in rename:
             a = rename[a.id]
         return a
-    seen, eqns = {}, []
+    seen, eqns, defs = {}, [], {}
     for e in prog.eqns:
         e.invars = [sub(a) for a in e.invars]
         alias = _alias(e)
         if alias is not None:
             rename[e.outvars[0].id] = alias
             continue
+        moved = _unit_free_transpose(e, defs)
+        if moved is not None:
+            x, perm = moved
+            if perm == tuple(range(len(perm))):
+                rename[e.outvars[0].id] = x
+                continue
+            e = Eqn(primitives["transpose"], [x], e.outvars, {"axes": perm})
+        for o in e.outvars:
+            defs[o.id] = e
         pkey = _hashable(e.params)
         if pkey is not None:
             key = (e.prim, tuple(_key(a) for a in e.invars), pkey)

@@ -314,6 +314,10 @@ def matmul_rule(args, bdims):
         a = to_front(a, da)
         if ra == 1:                 # (B, k) @ b: a stack of row vectors
             return bind(mm, a, b), (0 if rb == 1 else rb - 2)
+        if rb == 2:                 # (B, ..., m, k) @ (k, n): one matrix product
+            sa = tuple(shape_of(a))
+            out = bind(mm, S.reshape(a, (-1, sa[-1])), b)
+            return S.reshape(out, sa[:-1] + tuple(shape_of(b))[-1:]), 0
         if rb > ra:
             a = _pad_after_batch(a, rb - ra)
         return bind(mm, a, b), 0
@@ -321,6 +325,14 @@ def matmul_rule(args, bdims):
         b = to_front(b, db)
         if rb == 1:                 # a @ (k, B): the examples as columns
             return bind(mm, a, S.transpose(b, (1, 0))), ra - 1
+        if ra == 2:                 # (m, k) @ (B, ..., k, n): the examples side by side
+            sb = tuple(shape_of(b))
+            nd = len(sb)
+            perm = tuple(range(1, nd - 1)) + (0, nd - 1)          # (..., k, B, n)
+            bt = S.reshape(S.transpose(b, perm), sb[1:-1] + (sb[0] * sb[-1],))
+            out = bind(mm, a, bt)                                   # (..., m, B*n)
+            so = tuple(shape_of(out))
+            return S.reshape(out, so[:-1] + (sb[0], sb[-1])), nd - 2
         if ra > rb:
             b = _pad_after_batch(b, ra - rb)
         return bind(mm, a, b), 0
