@@ -254,3 +254,26 @@ def test_print_inside_jit_warns_with_the_line():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert jf(2.5) == 5.0                  # cached: no staging, no print, no warning
+
+
+def test_native_fusion_with_broadcasting_and_interleaved_small_ops():
+    from chainrule.compile import native
+    if not native.available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(300, 200))
+    row, col = rng.normal(size=200), rng.normal(size=(300, 1))
+
+    def f(x, y):
+        s = cnp.sin(y) * 2.0 + y * y            # small (200,) work between the large operations
+        big = cnp.exp(-A * A) * x + col
+        big = cnp.tanh(big) * s - row * cnp.cos(big)
+        return cnp.sum(big * big)
+    x, y = rng.normal(size=200), rng.normal(size=200)
+    g = cr.jit(cr.grad(f, argnums=(0, 1)))
+    src = g.source(x, y)
+    assert "_np.empty((300, 200)" in src or "reshape((300, 200))" in src
+    want = cr.grad(f, argnums=(0, 1))(x, y)
+    for got, w in zip(g(x, y), want):
+        np.testing.assert_allclose(got, w, rtol=1e-11, atol=1e-12)
+    assert cr.jit(f)(x, y) == pytest.approx(f(x, y), rel=1e-12)

@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from ..core import primitives
-from ..ir.program import Const, Var
+from ..ir.program import Const, Program, Var
 from ..rules import emit_rules
 from . import native as _native
 
@@ -217,7 +217,12 @@ def generate(prog, use_math=True, name="compiled", native=True):
     def scalar_emit(e, args):
         ctx.scalar = True
         return emitter(e.prim)(args, ctx, **e.params)
-    regions = {r.start: r for r in _native.find_regions(prog)} if native else {}
+    if native:
+        eqns, found = _native.find_regions(prog)
+        prog = Program(prog.invars, eqns, prog.outvars, prog.guards, prog.in_tree, prog.out_tree)
+        regions = {r.start: r for r in found}
+    else:
+        regions = {}
     frees = _last_uses(prog, regions)
     skip_to = 0
     for i, e in enumerate(prog.eqns):

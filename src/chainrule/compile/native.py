@@ -58,6 +58,10 @@ def _uniform(v):
     return None
 
 
+def _broadcasts_to(s, shape):
+    return len(s) <= len(shape) and all(n in (1, m) for n, m in zip(s[::-1], shape[::-1]))
+
+
 def _fusible(e, shape):
     if e.prim.name not in _KERNEL_OPS or e.prim.multiple_results:
         return False
@@ -66,14 +70,20 @@ def _fusible(e, shape):
         return False
     for a in e.invars:
         if isinstance(a, Var):
-            if a.shape not in (shape, ()) or a.dtype not in _OK_DTYPES:
+            if not _broadcasts_to(a.shape, shape) or a.dtype not in _OK_DTYPES:
                 return False
         else:
             v = a.value
-            if not (_scalar_const(v) or (isinstance(v, np.ndarray) and v.shape == shape
+            if not (_scalar_const(v) or (isinstance(v, np.ndarray) and _broadcasts_to(v.shape, shape)
                                          and v.dtype in _OK_DTYPES)):
                 return False
     return True
+
+
+def _kept_axes(s, shape):
+    """The region axes along which an operand of shape `s` (broadcast to `shape`) varies."""
+    lead = len(shape) - len(s)
+    return [lead + i for i, n in enumerate(s) if n != 1]
 
 
 def _is_full_sum(e, shape):
@@ -89,43 +99,88 @@ class Region:
         self.start, self.stop, self.shape = start, stop, shape
 
 
+LOOKAHEAD = 200           # equations scanned past a non-fusible one while growing a region
+
+
 def find_regions(prog):
-    """Maximal runs of fusible equations over one large shape (full sums may end a run)."""
+    """Schedule fused regions: (equations in a new order, regions over that order).
+
+    A region grows over fusible equations of one large shape (full sums may
+    join it); an equation that does not read the region's values is moved
+    ahead of it, so small operations interleaved with the large ones do not
+    cut the region short.  Dependencies are kept: a moved equation reads only
+    values defined before the region.
+    """
+    eqns = list(prog.eqns)
     if not available():
-        return []
-    regions, eqns, i = [], prog.eqns, 0
+        return eqns, []
+    regions, i = [], 0
     while i < len(eqns):
         e = eqns[i]
         shape = e.outvars[0].shape if e.outvars else None
         if shape is None or int(np.prod(shape, dtype=np.int64)) < MIN_SIZE or not _fusible(e, shape):
             i += 1
             continue
-        j = i
-        while j < len(eqns) and (_fusible(eqns[j], shape) or _is_full_sum(eqns[j], shape)):
+        members, moved, inside = [e], [], {o.id for o in e.outvars}
+        j, skipped = i + 1, 0
+        while j < len(eqns) and skipped <= LOOKAHEAD:
+            f = eqns[j]
+            if _fusible(f, shape) or _is_full_sum(f, shape):
+                members.append(f)
+                inside.update(o.id for o in f.outvars)
+            elif any(isinstance(a, Var) and a.id in inside for a in f.invars):
+                break
+            else:
+                moved.append(f)
+                skipped += 1
             j += 1
-        if sum(1 for e in eqns[i:j] if not _is_full_sum(e, shape)) >= MIN_OPS:
-            regions.append(Region(i, j, shape))
-        i = max(j, i + 1)
-    return regions
+        # trailing moved equations need not move: keep them after the region
+        last = max(k for k in range(i, j) if eqns[k] is members[-1])
+        moved = [f for f in moved if eqns.index(f, i, j) < last]
+        tail = [f for f in eqns[i:j] if f not in members and f not in moved]
+        if sum(1 for f in members if not _is_full_sum(f, shape)) < MIN_OPS:
+            i += 1
+            continue
+        eqns[i:j] = moved + members + tail
+        start = i + len(moved)
+        regions.append(Region(start, start + len(members), shape))
+        i = start + len(members)
+    return eqns, regions
 
 
 def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
-    """Lines of Python calling a fused kernel for `region` (and compiling it once)."""
+    """Lines of Python calling a fused kernel for `region` (and compiling it once).
+
+    The kernel loops over the region's shape (one loop per axis); an operand
+    that broadcasts is passed with its size-1 axes dropped and indexed by the
+    loop variables of the axes it varies along.
+    """
+    shape = region.shape
+    nd = len(shape)
+    loops = [f"i{k}" for k in range(nd)]
     eqns = prog.eqns[region.start:region.stop]
     defined = {o.id for e in eqns for o in e.outvars}
-    arrays, scalars, seen = [], [], set()
+    operands, seen = [], set()            # (name in the caller, value-or-Var, kept axes)
     for e in eqns:
         for a in e.invars:
             if isinstance(a, Var) and a.id not in defined and a.id not in seen:
                 seen.add(a.id)
-                (arrays if a.shape == region.shape else scalars).append(a)
-    const_arrays = {}
-    body, kernel_args = [], ["n"]
-    for k, a in enumerate(arrays):
-        kernel_args.append(f"a{k}")
-        body.append(f"        {a.name} = a{k}[i]")
-    for a in scalars:
-        kernel_args.append(a.name)
+                operands.append((a.name, a, _kept_axes(a.shape, shape)))
+    body, kernel_args, call, hoisted = [], [], [], []
+
+    def bind_operand(arg, local, kept, source):
+        """Pass `source` as kernel argument `arg`; read it into `local` (per element or once)."""
+        kernel_args.append(arg)
+        call.append(source)
+        if kept:
+            body.append(f"{local} = {arg}[{', '.join(loops[k] for k in kept)}]")
+        else:
+            hoisted.append(f"    {local} = {arg}[()]")
+
+    for k, (name, a, kept) in enumerate(operands):
+        src_shape = tuple(shape[i] for i in kept)
+        bind_operand(f"a{k}", a.name, kept, f"_np.ascontiguousarray({name}).reshape({src_shape!r})")
+    consts = {}
 
     def kref(a):
         if isinstance(a, Var):
@@ -135,49 +190,44 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
         if u is not None or (isinstance(v, np.ndarray) and v.ndim == 0):
             return _number(u if u is not None else v[()])
         if isinstance(v, np.ndarray):
-            if id(v) not in const_arrays:
-                const_arrays[id(v)] = (f"c{len(const_arrays)}", v)
-            return const_arrays[id(v)][0] + "[i]"
+            if id(v) not in consts:
+                kept = _kept_axes(v.shape, shape)
+                consts[id(v)] = f"k{len(consts)}"
+                arr = np.ascontiguousarray(v).reshape(tuple(shape[i] for i in kept))
+                bind_operand(f"c{len(consts) - 1}", consts[id(v)], kept, ctx.const(arr))
+            return consts[id(v)]
         return _number(v)
     outs, sums = [], []
     for e in eqns:
         o = e.outvars[0]
-        if _is_full_sum(e, region.shape):
-            sums.append((o, e.invars[0].name))
+        if _is_full_sum(e, shape):
+            sums.append((o, kref(e.invars[0])))
             continue
-        body.append(f"        {o.name} = {scalar_emit(e, [kref(a) for a in e.invars])}")
+        body.append(f"{o.name} = {scalar_emit(e, [kref(a) for a in e.invars])}")
         if o.id in later_uses:
             outs.append(o)
-    for name, _ in const_arrays.values():
-        kernel_args.append(name)
     for k, o in enumerate(outs):
         kernel_args.append(f"o{k}")
-        body.append(f"        o{k}[i] = {o.name}")
+        body.append(f"o{k}[{', '.join(loops)}] = {o.name}")
+    body += [f"s{k} += {src}" for k, (_, src) in enumerate(sums)]
+    pad = "    " * (nd + 1)
     head = [f"def kernel({', '.join(kernel_args)}):"]
-    head += [f"    s{k} = 0.0" for k in range(len(sums))] + ["    bad = 0"]
-    head.append("    for i in range(n):")
-    body += [f"        s{k} += {src}" for k, (_, src) in enumerate(sums)]
+    head += [f"    s{k} = 0.0" for k in range(len(sums))] + ["    bad = 0"] + hoisted
+    head += ["    " * (k + 1) + f"for {loops[k]} in range({shape[k]}):" for k in range(nd)]
     tail = ["    return (" + "".join(f"s{k}, " for k in range(len(sums))) + "bad)"]
-    exact_src = "\n".join(head + body + tail) + "\n"
+    exact_src = "\n".join(head + [pad + b for b in body] + tail) + "\n"
     fast_body = []
     for line in body:                 # vectorisable sin/cos, valid for |x| <= TRIG_LIMIT
         for arg in _TRIG_CALL.findall(line):
-            fast_body.append(f"        bad += not (abs({arg[1]}) <= {TRIG_LIMIT!r})")
+            fast_body.append(f"bad += not (abs({arg[1]}) <= {TRIG_LIMIT!r})")
         fast_body.append(_TRIG_CALL.sub(lambda m: f"_v{m.group(1)}({m.group(2)})", line))
-    src = "\n".join(head + fast_body + tail) + "\n"
+    src = "\n".join(head + [pad + b for b in fast_body] + tail) + "\n"
     kern = ctx.const(_compile(src, reassociate=bool(sums)))
     exact = ctx.const(_compile(exact_src, reassociate=bool(sums))) if src != exact_src else kern
-    size = int(np.prod(region.shape, dtype=np.int64))
     lines = []
-    call = [str(size)]
-    for a in arrays:
-        call.append(f"_np.ascontiguousarray({a.name}).reshape(-1)")
-    call += [a.name for a in scalars]
-    for name, v in const_arrays.values():
-        call.append(ctx.const(np.ascontiguousarray(v).reshape(-1)))
     for k, o in enumerate(outs):
-        lines.append(f"{o.name} = _np.empty({region.shape!r}, {ctx.const(o.dtype)})")
-        call.append(f"{o.name}.reshape(-1)")
+        lines.append(f"{o.name} = _np.empty({shape!r}, {ctx.const(o.dtype)})")
+        call.append(o.name)
     res = "".join(f"{o.name}, " for o, _ in sums) + "_bad"
     lines.append(f"{res} = {kern}({', '.join(call)})")
     if exact != kern:     # an argument out of the fast range (or nan): redo with libm's sin/cos
