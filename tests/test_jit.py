@@ -277,3 +277,18 @@ def test_native_fusion_with_broadcasting_and_interleaved_small_ops():
     for got, w in zip(g(x, y), want):
         np.testing.assert_allclose(got, w, rtol=1e-11, atol=1e-12)
     assert cr.jit(f)(x, y) == pytest.approx(f(x, y), rel=1e-12)
+
+
+def test_strong_zero_products_in_native_scalar_code():
+    from chainrule.compile import scalar_llvm
+    if not scalar_llvm.native.available():
+        pytest.skip("numba/llvmlite not installed")
+
+    def f(x):
+        for i in range(60):
+            x = cnp.where(x > 0.5, x * cnp.log(x), 0.3 * x) + 0.4 * cnp.sqrt(x * x + 1.0)
+        return x
+    g = cr.jit(cr.grad(f))
+    for x in [0.7, 0.2, 1.9]:
+        assert g(x) == pytest.approx(cr.grad(f)(x), rel=1e-12)
+    assert "fcmp uno" in g.source(0.7)          # the strong-zero product, lowered to LLVM

@@ -94,7 +94,7 @@ UNARY_DOMAINS = {
     "log1p": (-0.8, 3), "sqrt": (0.2, 4), "cbrt": (0.3, 4),
 }
 
-BINARY = ["add", "subtract", "multiply", "divide", "power", "arctan2", "hypot", "maximum",
+BINARY = ["add", "subtract", "multiply", "safe_multiply", "divide", "power", "arctan2", "hypot", "maximum",
           "minimum", "logaddexp", "remainder"]
 
 

@@ -408,7 +408,8 @@ def _rules():
     }
     binary = {
         "add": lambda x, y: x + y, "subtract": lambda x, y: x - y,
-        "multiply": lambda x, y: x * y, "divide": lambda x, y: x / y,
+        "multiply": lambda x, y: x * y, "safe_multiply": lambda x, y: x * y,
+        "divide": lambda x, y: x / y,
         "power": lambda x, y: x ** y, "arctan2": sp.atan2,
         "hypot": lambda x, y: sp.sqrt(x ** 2 + y ** 2),
         "maximum": sp.Max, "minimum": sp.Min,
@@ -474,7 +475,7 @@ SUPPORTED_PRIMITIVES = (
     "index_add", "index_set", "inv", "isfinite", "isinf", "isnan", "less", "less_equal",
     "lgamma", "log", "log10", "log1p", "log2", "logaddexp", "loggamma", "logical_and",
     "logical_not", "logical_or", "logical_xor", "logistic", "matmul", "maximum", "minimum",
-    "multiply", "ndtr", "neg", "not_equal", "pad", "polygamma", "power", "real", "reduce_max",
+    "multiply", "ndtr", "neg", "safe_multiply", "not_equal", "pad", "polygamma", "power", "real", "reduce_max",
     "reduce_min", "reduce_prod", "reduce_sum", "remainder", "reshape", "select", "sign", "sin",
     "sinh", "slogdet", "solve", "sqrt", "stop_gradient", "subtract", "tan", "tanh",
     "transpose", "trunc", "xlog1py", "xlogy",

@@ -24,7 +24,7 @@ _KERNEL_OPS = {
     "add", "subtract", "multiply", "divide", "power", "neg", "sin", "cos", "tan", "arcsin",
     "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "exp",
     "expm1", "log", "log2", "log10", "log1p", "sqrt", "abs", "select", "less", "less_equal",
-    "greater", "greater_equal", "equal", "not_equal", "stop_gradient",
+    "greater", "greater_equal", "equal", "not_equal", "stop_gradient", "safe_multiply",
 }
 _OK_DTYPES = (np.dtype(np.float64), np.dtype(bool))
 _kernels = {}

@@ -34,7 +34,7 @@ _CMP = {"less": "olt", "less_equal": "ole", "greater": "ogt", "greater_equal": "
         "equal": "oeq", "not_equal": "une"}
 _LOGIC = {"logical_and": "and", "logical_or": "or", "logical_xor": "xor"}
 _SUPPORTED = set(_LIBM) | set(_LIBM2) | set(_ARITH) | set(_CMP) | set(_LOGIC) | {
-    "neg", "select", "stop_gradient", "logical_not"}
+    "neg", "select", "stop_gradient", "logical_not", "safe_multiply"}
 
 _engine = None           # one execution engine (it owns its target machine) for all kernels
 _count = 0
@@ -154,6 +154,16 @@ def lower(prog):
         a = e.invars
         if name in _ARITH:
             out.append(f"  {dst} = {_ARITH[name]} double {em.ref(a[0], 'double')}, {em.ref(a[1], 'double')}")
+        elif name == "safe_multiply":        # g * d, with 0 where it is nan and a factor is 0
+            g, d = em.ref(a[0], "double"), em.ref(a[1], "double")
+            prod, isnan, gz, dz, anyz, mask = (em.tmp() for _ in range(6))
+            out.append(f"  {prod} = fmul double {g}, {d}")
+            out.append(f"  {isnan} = fcmp uno double {prod}, 0.0")
+            out.append(f"  {gz} = fcmp oeq double {g}, 0.0")
+            out.append(f"  {dz} = fcmp oeq double {d}, 0.0")
+            out.append(f"  {anyz} = or i1 {gz}, {dz}")
+            out.append(f"  {mask} = and i1 {isnan}, {anyz}")
+            out.append(f"  {dst} = select i1 {mask}, double 0.0, double {prod}")
         elif name == "neg":
             out.append(f"  {dst} = fneg double {em.ref(a[0], 'double')}")
         elif name == "stop_gradient":

@@ -123,7 +123,7 @@ ELEMENTWISE = [
     "abs", "real", "imag", "conj", "sign", "floor", "ceil", "round", "trunc", "isnan", "isinf",
     "isfinite", "logical_not", "less", "less_equal", "greater", "greater_equal", "equal",
     "not_equal", "logical_and", "logical_or", "logical_xor", "floor_divide", "add", "subtract",
-    "multiply", "divide", "power", "arctan2", "hypot", "maximum", "minimum", "logaddexp",
+    "multiply", "safe_multiply", "divide", "power", "arctan2", "hypot", "maximum", "minimum", "logaddexp",
     "remainder", "select", "stop_gradient", "convert_element_type",
     # ops/special (elementwise special functions)
     "erf", "erfc", "erfinv", "gammaln", "digamma", "polygamma", "expit", "logit", "xlogy",

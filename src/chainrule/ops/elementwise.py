@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from ..core import Primitive, bind, shape_of, dtype_of
+from ..core import Primitive, Tracer, bind, shape_of, dtype_of
 from ..rules import defjvp, defvjp, deflinear, defnondiff
 from . import reductions as R
 from . import shape as S
@@ -56,11 +56,8 @@ def safe_unary(name, math_fn, np_fn, deriv):
 
 
 def safe_mul(g, d):
-    """g * d, except that where g == 0 the product is 0 even if d is inf or nan."""
-    if type(g) is float:
-        return 0.0 if g == 0.0 else g * d
-    prod = g * d
-    return select(g == 0, zeros_of(prod), prod)
+    """g * d where an exact zero factor annihilates an infinite or nan one (`safe_multiply`)."""
+    return bind(safe_mul_p, g, d)
 
 
 def zeros_of(x):
@@ -253,7 +250,36 @@ defvjp(sub_p, lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbro
 
 mul_p = Primitive("multiply", operator.mul)
 defjvp(mul_p, lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t)
-defvjp(mul_p, lambda g, ans, x, y: unbroadcast(x, g * y), lambda g, ans, x, y: unbroadcast(y, g * x))
+def _mul_ct(g, other):
+    """The cotangent g * other of a product: a zero g stays zero even where `other` is inf
+    (x * log(x) at 0 in the untaken branch of `where` must not give nan)."""
+    if type(other) in (float, int) and not isinstance(other, Tracer) and math.isfinite(other):
+        return g * other                        # a finite constant factor
+    return safe_mul(g, other)
+
+
+defvjp(mul_p, lambda g, ans, x, y: unbroadcast(x, _mul_ct(g, y)), lambda g, ans, x, y: unbroadcast(y, _mul_ct(g, x)))
+
+
+def _safe_mul_impl(g, d):
+    if type(g) is float and type(d) is float:
+        p = g * d
+        return 0.0 if p != p and (g == 0.0 or d == 0.0) else p
+    with np.errstate(invalid="ignore"):
+        prod = np.multiply(g, d)
+        if np.isnan(prod).any():            # only 0 * inf (or 0 * nan) needs the mask
+            prod = np.where(np.isnan(prod) & ((np.asarray(g) == 0) | (np.asarray(d) == 0)), 0.0, prod)
+    return prod
+
+
+# g * d with a "strong zero": an exact 0 times inf or nan is 0.  Derivative rules multiply
+# by it, so a cotangent or tangent that is exactly zero because `where` masked it stays zero
+# next to the infinite derivative of the untaken branch.  Bilinear, and its own rules use it
+# again, so every higher derivative keeps the property.
+safe_mul_p = Primitive("safe_multiply", _safe_mul_impl)
+defjvp(safe_mul_p, lambda t, ans, g, d: safe_mul(t, d), lambda t, ans, g, d: safe_mul(g, t))
+defvjp(safe_mul_p, lambda c, ans, g, d: unbroadcast(g, safe_mul(c, d)),
+       lambda c, ans, g, d: unbroadcast(d, safe_mul(c, g)))
 
 div_p = Primitive("divide", _div_impl)
 defjvp(div_p, lambda t, ans, x, y: divide(t, y), lambda t, ans, x, y: divide(-t * ans, y))
@@ -291,8 +317,8 @@ def _pow_dx(g, ans, x, y):
     d = _pow_deriv(x, y)
     if d is None:
         return None
-    if type(y) in (int, float) and y >= 1:        # no singular point: a plain product
-        return unbroadcast(x, g * d)
+    if type(y) in (int, float) and y >= 1:        # no singular point of its own
+        return unbroadcast(x, _mul_ct(g, d))
     return unbroadcast(x, safe_mul(g, d))
 
 

@@ -432,7 +432,7 @@ def _einsum_rule(p):
 
 # ======================================================= arithmetic ops ===
 
-@_defrule("multiply")
+@_defrule("multiply", "safe_multiply")
 def _mul_rule(p):
     def rule(series):
         x, y = series
