@@ -292,3 +292,12 @@ def test_strong_zero_products_in_native_scalar_code():
     for x in [0.7, 0.2, 1.9]:
         assert g(x) == pytest.approx(cr.grad(f)(x), rel=1e-12)
     assert "fcmp uno" in g.source(0.7)          # the strong-zero product, lowered to LLVM
+
+
+def test_jit_of_vmap_of_grad_keeps_the_python_if():
+    xs = np.linspace(-5, 5, 100)
+    g = cr.jit(cr.vmap(cr.grad(piecewise)))
+    want = np.array([piecewise_grad(float(x)) for x in xs])
+    np.testing.assert_allclose(g(xs), want, rtol=1e-13)
+    np.testing.assert_allclose(g(xs[::-1].copy()), want[::-1], rtol=1e-13)   # new pattern: re-specialised
+    np.testing.assert_allclose(cr.vmap(cr.jit(cr.grad(piecewise)))(xs), want, rtol=1e-13)

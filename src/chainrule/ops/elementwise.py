@@ -265,6 +265,9 @@ def _safe_mul_impl(g, d):
     if type(g) is float and type(d) is float:
         p = g * d
         return 0.0 if p != p and (g == 0.0 or d == 0.0) else p
+    small, large = (g, d) if np.size(g) <= np.size(d) else (d, g)
+    if np.isfinite(small).all() and not np.any(small == 0):
+        return np.multiply(g, d)            # no 0 * inf possible: the common case, checked cheaply
     with np.errstate(invalid="ignore"):
         prod = np.multiply(g, d)
         if np.isnan(prod).any():            # only 0 * inf (or 0 * nan) needs the mask
