@@ -1,9 +1,10 @@
 """chainrule: exact derivatives of numerical Python code.
 
-Forward, reverse (and, as they land, Taylor) mode automatic differentiation over
-plain NumPy arrays, beside finite differences (`chainrule.fd`) and a SymPy
-bridge (`chainrule.symbolic`).
+Forward, reverse and Taylor mode automatic differentiation over plain NumPy
+arrays, batched (`vmap`) and compiled (`jit`), beside finite differences
+(`chainrule.fd`) and a SymPy bridge (`chainrule.symbolic`).
 """
+from . import _malloc
 from . import numpy  # noqa: F401  (installs operators and NumPy protocols on tracers)
 from . import tree_util  # noqa: F401
 from . import fd  # noqa: F401
@@ -21,3 +22,5 @@ from .control_flow import cond, switch, while_loop, fori_loop, scan  # noqa: F40
 from .interpreters.taylor import jet, derivative, taylor_coefficients  # noqa: F401
 
 __version__ = "0.1.0"
+
+_malloc.tune()

@@ -118,9 +118,10 @@ def _default_emitters():
     table["select"] = lambda args, ctx: (f"({args[1]} if {args[0]} else {args[2]})" if ctx.scalar
                                          else f"_np.where({args[0]}, {args[1]}, {args[2]})")
     table["stop_gradient"] = lambda args, ctx: args[0]
+    # branch-free (bitwise & and |), so fused loops stay vectorisable
     table["safe_multiply"] = lambda args, ctx: (
-        f"(0.0 if ({args[0]} == 0.0 and not _m.isfinite({args[1]})) or "
-        f"({args[1]} == 0.0 and not _m.isfinite({args[0]})) else {args[0]} * {args[1]})"
+        f"(0.0 if (({args[0]} * {args[1]}) != ({args[0]} * {args[1]})) & "
+        f"(({args[0]} == 0.0) | ({args[1]} == 0.0)) else {args[0]} * {args[1]})"
         if ctx.scalar else _impl_call(primitives["safe_multiply"])(args, ctx))
     table["reduce_sum"] = lambda args, ctx, axes, keepdims: \
         f"_np.sum({args[0]}, axis={axes!r}, keepdims={keepdims!r})"

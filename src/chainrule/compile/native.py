@@ -121,20 +121,26 @@ def find_regions(prog):
         if shape is None or int(np.prod(shape, dtype=np.int64)) < MIN_SIZE or not _fusible(e, shape):
             i += 1
             continue
-        members, moved, inside = [e], [], {o.id for o in e.outvars}
+        members, moved, after = [e], [], []
+        inside, later = {o.id for o in e.outvars}, set()
+
+        def reads(f, ids):
+            return any(isinstance(a, Var) and a.id in ids for a in f.invars)
         j, skipped = i + 1, 0
         while j < len(eqns) and skipped <= LOOKAHEAD:
             f = eqns[j]
-            if _fusible(f, shape) or _is_full_sum(f, shape):
+            if (_fusible(f, shape) or _is_full_sum(f, shape)) and not reads(f, later):
                 members.append(f)
                 inside.update(o.id for o in f.outvars)
-            elif any(isinstance(a, Var) and a.id in inside for a in f.invars):
-                break
+            elif reads(f, inside) or reads(f, later):
+                after.append(f)                 # needs the region's values: runs after it
+                later.update(o.id for o in f.outvars)
+                skipped += 1
             else:
-                moved.append(f)
+                moved.append(f)                 # independent: runs before it
                 skipped += 1
             j += 1
-        # trailing moved equations need not move: keep them after the region
+        # equations past the last member keep their place after the region
         last = max(k for k in range(i, j) if eqns[k] is members[-1])
         moved = [f for f in moved if eqns.index(f, i, j) < last]
         tail = [f for f in eqns[i:j] if f not in members and f not in moved]

@@ -253,8 +253,9 @@ defjvp(mul_p, lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t)
 def _mul_ct(g, other):
     """The cotangent g * other of a product: a zero g stays zero even where `other` is inf
     (x * log(x) at 0 in the untaken branch of `where` must not give nan)."""
-    if type(other) in (float, int) and not isinstance(other, Tracer) and math.isfinite(other):
-        return g * other                        # a finite constant factor
+    for a, b in ((g, other), (other, g)):
+        if type(a) in (float, int) and math.isfinite(a):      # a finite constant factor
+            return zeros_of(b) if a == 0 else a * b
     return safe_mul(g, other)
 
 
