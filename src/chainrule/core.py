@@ -210,10 +210,6 @@ def shape_of(x):
     return () if type(x) in _SCALARS else np.shape(x)
 
 
-def is_float_dtype(dt):
-    return np.issubdtype(dt, np.inexact)
-
-
 def concrete(x):
     """A plain value for `x`, which may be a tracer (for Python control flow)."""
     return x.concrete() if isinstance(x, Tracer) else x

@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from ..core import primitives
-from ..ir.program import Const, Program, Var
+from ..ir.program import Program, Var
 from ..rules import emit_rules
 from . import native as _native
 

@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from ..ir.program import Const, Var
+from ..ir.program import Var
 
 MIN_SIZE = 50_000          # below this, NumPy's per-call overhead is not the bottleneck
 MIN_OPS = 3

@@ -15,7 +15,7 @@ import struct
 
 import numpy as np
 
-from ..ir.program import Const, Var
+from ..ir.program import Var
 from . import native
 
 MIN_EQNS = 200            # below this, generated Python is as fast and compiles instantly

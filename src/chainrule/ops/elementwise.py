@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from ..core import Primitive, Tracer, bind, shape_of, dtype_of
+from ..core import Primitive, bind, shape_of, dtype_of
 from ..rules import defjvp, defvjp, deflinear, defnondiff
 from . import reductions as R
 from . import shape as S
