@@ -164,7 +164,7 @@ def _static_index(idx):
 
 
 getitem_p = Primitive("getitem", lambda x, idx: np.asarray(x)[idx] if not isinstance(x, np.ndarray) else x[idx])
-deflinear(getitem_p, lambda g, ans, x, idx: index_add(np.zeros(shape_of(x), dtype_of(g)), idx, g))
+deflinear(getitem_p, lambda g, ans, x, idx: index_add(zeros_view(shape_of(x), dtype_of(g)), idx, g))
 
 
 def getitem(x, idx):
@@ -175,8 +175,24 @@ def _is_basic(idx):
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in idx)
 
 
+def zeros_view(shape, dtype):
+    """Zeros of `shape` that take no memory (a broadcast scalar), for scatters to start from."""
+    return np.broadcast_to(np.zeros((), dtype), shape)
+
+
+def _is_zero_view(x):
+    return isinstance(x, np.ndarray) and x.size and not any(x.strides) and x.flat[0] == 0
+
+
 def _index_add_impl(x, y, idx):
-    out = np.array(x, dtype=np.result_type(x, y), copy=True)
+    dtype = np.result_type(x, y)
+    if _is_zero_view(x):        # the transpose of indexing: scatter into fresh zeros
+        out = np.zeros(x.shape, dtype)
+        if _is_basic(idx):
+            out[idx] = y
+            return out
+    else:
+        out = np.array(x, dtype=dtype, copy=True)
     if _is_basic(idx):          # no repeated positions possible: a plain in-place add
         out[idx] += y
     else:
