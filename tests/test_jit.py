@@ -301,3 +301,17 @@ def test_jit_of_vmap_of_grad_keeps_the_python_if():
     np.testing.assert_allclose(g(xs), want, rtol=1e-13)
     np.testing.assert_allclose(g(xs[::-1].copy()), want[::-1], rtol=1e-13)   # new pattern: re-specialised
     np.testing.assert_allclose(cr.vmap(cr.jit(cr.grad(piecewise)))(xs), want, rtol=1e-13)
+
+
+def test_short_trailing_sums_use_a_matrix_vector_product():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(30, 40, 6))
+    f = lambda x: cnp.sum(cnp.sum(x * x, axis=2) * cnp.sum(x, axis=(1, 2), keepdims=True)[:, :, 0])
+    want_val = np.sum(np.sum(x * x, axis=2) * np.sum(x, axis=(1, 2), keepdims=True)[:, :, 0])
+    assert f(x) == pytest.approx(want_val, rel=1e-13)
+    assert cr.jit(f)(x) == pytest.approx(want_val, rel=1e-13)
+    assert "@" in cr.jit(f).source(x)
+    s1 = np.sum(x, axis=(1, 2))
+    want = 2 * x * s1[:, None, None] + np.sum(x * x, axis=(1, 2))[:, None, None]
+    np.testing.assert_allclose(cr.grad(f)(x), want, rtol=1e-12)
+    np.testing.assert_allclose(cr.jit(cr.grad(f))(x), want, rtol=1e-12)

@@ -85,6 +85,17 @@ _NP_ONLY = {"cbrt": "cbrt", "exp2": "exp2", "sign": "sign", "floor": "floor", "c
             "abs": "abs"}
 
 
+def _emit_sum(args, ctx, axes, keepdims):
+    from ..ops.reductions import trailing_sum_width, ones_vector
+    x = ctx.invars[0]
+    k = trailing_sum_width(x.shape, x.dtype, axes) if isinstance(x, Var) else None
+    if k is None:
+        return f"_np.sum({args[0]}, axis={axes!r}, keepdims={keepdims!r})"
+    kept = x.shape[:len(x.shape) - len(axes)]
+    shape = kept + (1,) * len(axes) if keepdims else kept
+    return f"(_np.ascontiguousarray({args[0]}).reshape(-1, {k}) @ {ctx.const(ones_vector(k))}).reshape({shape!r})"
+
+
 def _emit_power(args, ctx):
     if args[1] == "2":
         return f"({args[0]} * {args[0]})"
@@ -123,8 +134,7 @@ def _default_emitters():
         f"(0.0 if (({args[0]} * {args[1]}) != ({args[0]} * {args[1]})) & "
         f"(({args[0]} == 0.0) | ({args[1]} == 0.0)) else {args[0]} * {args[1]})"
         if ctx.scalar else _impl_call(primitives["safe_multiply"])(args, ctx))
-    table["reduce_sum"] = lambda args, ctx, axes, keepdims: \
-        f"_np.sum({args[0]}, axis={axes!r}, keepdims={keepdims!r})"
+    table["reduce_sum"] = _emit_sum
     table["reshape"] = lambda args, ctx, shape: f"_np.reshape({args[0]}, {shape!r})"
     table["transpose"] = lambda args, ctx, axes: f"_np.transpose({args[0]}, {axes!r})"
     table["broadcast_to"] = lambda args, ctx, shape: f"_np.broadcast_to({args[0]}, {shape!r})"
@@ -248,6 +258,7 @@ def generate(prog, use_math=True, name="compiled", native=True):
         ctx.scalar = use_math and all(
             (a.pyscalar if isinstance(a, Var) else isinstance(a.value, (float, int)) and not isinstance(a.value, bool))
             for a in e.invars)
+        ctx.invars = e.invars
         expr = emitter(e.prim)([ref(a) for a in e.invars], ctx, **e.params)
         outs = ", ".join(o.name for o in e.outvars) + ("," if e.prim.multiple_results and len(e.outvars) == 1 else "")
         lines.append(f"    {outs} = {expr}")

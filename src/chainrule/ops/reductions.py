@@ -40,7 +40,38 @@ def _keep(x, ans, axes, keepdims):
 
 # ------------------------------------------------------------------ sum ---
 
-reduce_sum_p = Primitive("reduce_sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims))
+_ONES = {}
+
+
+def trailing_sum_width(shape, dtype, axes):
+    """k when summing `axes` is a sum over the last k elements of each row (short rows, many
+    of them, float64): then a matrix-vector product with ones is ~8x faster than np.sum."""
+    nd = len(shape)
+    if dtype != np.float64 or not axes or len(axes) >= nd or axes != tuple(range(nd - len(axes), nd)):
+        return None
+    k = int(np.prod(shape[nd - len(axes):], dtype=np.int64))
+    rows = int(np.prod(shape[:nd - len(axes)], dtype=np.int64))
+    return k if 1 < k <= 64 and rows >= 64 else None
+
+
+def ones_vector(k):
+    v = _ONES.get(k)
+    if v is None:
+        v = _ONES[k] = np.ones(k)
+    return v
+
+
+def _sum_impl(x, axes, keepdims):
+    if type(x) is np.ndarray:
+        k = trailing_sum_width(x.shape, x.dtype, axes)
+        if k is not None:
+            kept = x.shape[:x.ndim - len(axes)]
+            out = np.ascontiguousarray(x).reshape(-1, k) @ ones_vector(k)
+            return out.reshape(kept + (1,) * len(axes) if keepdims else kept)
+    return np.sum(x, axis=axes, keepdims=keepdims)
+
+
+reduce_sum_p = Primitive("reduce_sum", _sum_impl)
 deflinear(reduce_sum_p, lambda g, ans, x, axes, keepdims: expand_back(g, x, axes, keepdims))
 
 
