@@ -68,7 +68,7 @@ def test_exempt_entries_name_registered_primitives():
 
 
 def test_expected_tables_exist():
-    for t in ("jvp_rules", "vjp_rules", "batch_rules", "taylor_rules", "emit_rules", "shape_rules"):
+    for t in ("jvp_rules", "vjp_rules", "batch_rules", "taylor_rules", "emit_rules"):
         assert isinstance(getattr(rules, t), dict)
     for t in ("jvp", "vjp"):
         assert t in rules.exempt

@@ -5,8 +5,12 @@ Conventions (a `None` tangent or cotangent is a symbolic zero):
 - ``jvp_rules[p](primals, tangents, params) -> (out, out_tangent)``
 - ``vjp_rules[p](g, ans, primals, params, argnums) -> [ct for each argnum]``
   (for a primitive with several results, ``g`` is a list with one entry per result)
-- ``batch_rules``, ``taylor_rules``, ``emit_rules``: filled by the vmap, Taylor and
-  staging issues; ``shape_rules[p](*avals, **params)`` gives output shape/dtype.
+- ``batch_rules[p](args, bdims, **params) -> (out, out_bdim)`` (ops/batch_rules.py),
+  ``taylor_rules[p](series, **params) -> series`` (ops/taylor_rules.py),
+  ``emit_rules[p](arg_sources, ctx, **params) -> Python expression`` (compile/codegen.py).
+
+Shapes and dtypes need no rule table: staging evaluates each primitive on the
+concrete values it records (interpreters/staging.py), so output avals are exact.
 
 Derivative rules are written with `chainrule.numpy` operations, so they are
 differentiable themselves and higher derivatives come from nesting.
@@ -22,10 +26,9 @@ vjp_rules = {}
 batch_rules = {}
 taylor_rules = {}
 emit_rules = {}
-shape_rules = {}
 
 # Primitives that deliberately lack a rule in a table: {table_name: {name: reason}}.
-exempt = {"jvp": {}, "vjp": {}, "batch": {}, "taylor": {}, "emit": {}, "shape": {}}
+exempt = {"jvp": {}, "vjp": {}, "batch": {}, "taylor": {}, "emit": {}}
 
 
 def defjvp(p, *fns):
