@@ -315,3 +315,19 @@ def test_short_trailing_sums_use_a_matrix_vector_product():
     want = 2 * x * s1[:, None, None] + np.sum(x * x, axis=(1, 2))[:, None, None]
     np.testing.assert_allclose(cr.grad(f)(x), want, rtol=1e-12)
     np.testing.assert_allclose(cr.jit(cr.grad(f))(x), want, rtol=1e-12)
+
+
+def test_in_place_scatter_never_touches_a_live_view():
+    def f(x):
+        a = x * 2.0                       # a fresh array
+        b = cnp.reshape(a, (2, 3))        # a view of it, used after the scatter below
+        c = cnp.at(a)[1:3].add(x[:2])     # the scatter into a, a's last use
+        return cnp.sum(c * 3.0) + cnp.sum(b[0] ** 2)
+    x = np.arange(6.0)
+    want_val = np.sum((2 * x + np.pad(x[:2], (1, 3))) * 3.0) + np.sum((2 * x[:3]) ** 2)
+    assert cr.jit(f)(x) == pytest.approx(want_val)
+    assert cr.jit(f)(x + 1.0) == pytest.approx(f(x + 1.0))
+    np.testing.assert_allclose(cr.jit(cr.grad(f))(x), cr.grad(f)(x))
+    g = lambda x: cnp.sum(cnp.at(x * 2.0)[1:3].add(x[:2]) ** 2)
+    assert "+=" in cr.jit(g).source(x)                     # no live view: updated in place
+    np.testing.assert_allclose(cr.jit(g)(x), g(x))

@@ -88,7 +88,7 @@ def deflinear(p, *transposes):
             ans = bind(p, *primals, **params)
             if all(t is None for t, lin in zip(tangents, linear) if lin):
                 return ans, None
-            args = [(np.zeros(shape_of(x), dtype_of(x)) if t is None else t) if lin else x
+            args = [(np.broadcast_to(np.zeros((), dtype_of(x)), shape_of(x)) if t is None else t) if lin else x
                     for x, t, lin in zip(primals, tangents, linear)]
             return ans, bind(p, *args, **params)
     jvp_rules[p] = jvp

@@ -210,6 +210,37 @@ def _last_uses(prog, regions):
     return frees
 
 
+# primitives whose emitted code returns a newly allocated array (never a view of an input)
+_FRESH = {"index_add", "index_set", "add", "subtract", "multiply", "divide", "neg", "safe_multiply",
+          "matmul", "scatter_add_along_axis"}
+
+
+# primitives whose emitted code may return a view of (or the same object as) an input
+_VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient", "real", "imag", "select"}
+
+
+def _viewed(prog):
+    """Ids of variables some equation may take a view of: never updated in place."""
+    return {a.id for e in prog.eqns if e.prim.name in _VIEWS for a in e.invars if isinstance(a, Var)}
+
+
+def _scatter_in_place(e, fresh, dying, ref, ctx):
+    """For index_add into an array that dies here, that this function allocated and of
+    which no view exists: the statement adding into it in place (no copy), else None."""
+    if e.prim.name != "index_add":
+        return None
+    x, y = e.invars
+    out = e.outvars[0]
+    if not (isinstance(x, Var) and x.id in fresh and x.name in dying and x.shape == out.shape
+            and x.dtype == out.dtype and x.shape != ()):
+        return None
+    from ..ops.shape import _is_basic
+    idx = e.params["idx"]
+    if _is_basic(idx):
+        return f"{x.name}[{ctx.const(idx)}] += {ref(y)}"
+    return f"_np.add.at({x.name}, {ctx.const(idx)}, {ref(y)})"
+
+
 def generate(prog, use_math=True, name="compiled", native=True):
     """Python source for `prog` and the namespace it needs.
 
@@ -240,6 +271,8 @@ def generate(prog, use_math=True, name="compiled", native=True):
         regions = {}
     frees = _last_uses(prog, regions)
     skip_to = 0
+    fresh = set()            # variables holding arrays this function allocated (safe to update)
+    viewed = _viewed(prog)
     for i, e in enumerate(prog.eqns):
         if i < skip_to:
             continue
@@ -251,6 +284,7 @@ def generate(prog, use_math=True, name="compiled", native=True):
                 for o in e2.outvars:
                     lines += ["    " + _guard_line(g, o.name, ctx) for g in guards.get(o.id, [])]
             skip_to = r.stop
+            fresh.update(o.id for e2 in prog.eqns[r.start:r.stop] for o in e2.outvars if o.id not in viewed)
             dead = frees.get(r.stop - 1)
             if dead:
                 lines.append(f"    del {', '.join(dead)}")
@@ -259,9 +293,15 @@ def generate(prog, use_math=True, name="compiled", native=True):
             (a.pyscalar if isinstance(a, Var) else isinstance(a.value, (float, int)) and not isinstance(a.value, bool))
             for a in e.invars)
         ctx.invars = e.invars
-        expr = emitter(e.prim)([ref(a) for a in e.invars], ctx, **e.params)
         outs = ", ".join(o.name for o in e.outvars) + ("," if e.prim.multiple_results and len(e.outvars) == 1 else "")
-        lines.append(f"    {outs} = {expr}")
+        inplace = _scatter_in_place(e, fresh, frees.get(i, ()), ref, ctx)
+        if inplace is not None:
+            lines += ["    " + inplace, f"    {outs} = {e.invars[0].name}"]
+        else:
+            expr = emitter(e.prim)([ref(a) for a in e.invars], ctx, **e.params)
+            lines.append(f"    {outs} = {expr}")
+        if e.prim.name in _FRESH:
+            fresh.update(o.id for o in e.outvars if o.id not in viewed)
         for o in e.outvars:
             lines += ["    " + _guard_line(g, o.name, ctx) for g in guards.get(o.id, [])]
         dead = frees.get(i)

@@ -87,6 +87,43 @@ def _unit_free_transpose(e, defs):
     return x, perm
 
 
+def _is_zero_view(a):
+    """Is `a` a constant array of zeros (checked once, at compile time)?"""
+    v = a.value if isinstance(a, Const) else None
+    return isinstance(v, np.ndarray) and v.size > 0 and not v.any()
+
+
+def _scatter_into_sums(eqns, outvars, guards):
+    """add(index_add(zeros, y, idx), k) -> index_add(k, y, idx): a slice's cotangent is added
+    where it lands instead of being spread over a fresh array of zeros and added whole."""
+    uses = {}
+    for e in eqns:
+        for a in e.invars:
+            if isinstance(a, Var):
+                uses[a.id] = uses.get(a.id, 0) + 1
+    for v in outvars:
+        if isinstance(v, Var):
+            uses[v.id] = uses.get(v.id, 0) + 1
+    for g in guards:
+        uses[g.var.id] = uses.get(g.var.id, 0) + 1
+    scatters = {e.outvars[0].id: e for e in eqns
+                if e.prim.name == "index_add" and _is_zero_view(e.invars[0])}
+    out = []
+    for e in eqns:
+        if e.prim.name == "add" and len(e.invars) == 2:
+            o = e.outvars[0]
+            for a, k in (e.invars, e.invars[::-1]):
+                s = scatters.get(a.id) if isinstance(a, Var) else None
+                kshape = k.shape if isinstance(k, Var) else np.shape(k.value)
+                kdtype = k.dtype if isinstance(k, Var) else np.result_type(k.value)
+                if s is not None and uses.get(a.id) == 1 and tuple(kshape) == tuple(o.shape) \
+                        and kdtype == o.dtype:
+                    e = Eqn(s.prim, [k, s.invars[1]], e.outvars, s.params)
+                    break
+        out.append(e)
+    return out
+
+
 def optimize(prog):
     """Simplify trivial algebra, merge common subexpressions, drop dead code."""
     rename = {}
@@ -122,6 +159,7 @@ def optimize(prog):
             seen[key] = e
         eqns.append(e)
     outvars = [sub(v) for v in prog.outvars]
+    eqns = _scatter_into_sums(eqns, outvars, prog.guards)
     guards = prog.guards
     for g in guards:
         g.var = sub(g.var)
