@@ -331,3 +331,22 @@ def test_in_place_scatter_never_touches_a_live_view():
     g = lambda x: cnp.sum(cnp.at(x * 2.0)[1:3].add(x[:2]) ** 2)
     assert "+=" in cr.jit(g).source(x)                     # no live view: updated in place
     np.testing.assert_allclose(cr.jit(g)(x), g(x))
+
+
+def test_native_region_reads_broadcast_sources_without_copies():
+    from chainrule.compile import native
+    if not native.available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(11)
+    A = rng.normal(size=(300, 200))
+
+    def f(x):
+        rows = cnp.sum(A * x, axis=1, keepdims=True)          # (300, 1), broadcast below
+        return cnp.sum(cnp.tanh(A * x) * rows * rows + cnp.exp(-(A * x) ** 2) * rows)
+    x = rng.normal(size=200) * 0.1
+    g = cr.jit(cr.grad(f))
+    np.testing.assert_allclose(g(x), cr.grad(f)(x), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(g(2 * x), cr.grad(f)(2 * x), rtol=1e-11, atol=1e-12)
+    prog = g.lower(x)
+    _, regions = native.find_regions(prog)
+    assert any(r.sources for r in regions)       # some operand was read from its unbroadcast source

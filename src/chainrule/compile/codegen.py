@@ -86,14 +86,19 @@ _NP_ONLY = {"cbrt": "cbrt", "exp2": "exp2", "sign": "sign", "floor": "floor", "c
 
 
 def _emit_sum(args, ctx, axes, keepdims):
-    from ..ops.reductions import trailing_sum_width, ones_vector
+    from ..ops.reductions import sum_plan, ones_vector
     x = ctx.invars[0]
-    k = trailing_sum_width(x.shape, x.dtype, axes) if isinstance(x, Var) else None
-    if k is None:
+    plan = sum_plan(x.shape, x.dtype, axes) if isinstance(x, Var) else None
+    if plan is None:
         return f"_np.sum({args[0]}, axis={axes!r}, keepdims={keepdims!r})"
-    kept = x.shape[:len(x.shape) - len(axes)]
-    shape = kept + (1,) * len(axes) if keepdims else kept
-    return f"(_np.ascontiguousarray({args[0]}).reshape(-1, {k}) @ {ctx.const(ones_vector(k))}).reshape({shape!r})"
+    pre, k, post = plan
+    shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape)) if keepdims else \
+        tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    src = f"_np.ascontiguousarray({args[0]})"
+    ones = ctx.const(ones_vector(k))
+    if post == 1:
+        return f"({src}.reshape({pre}, {k}) @ {ones}).reshape({shape!r})"
+    return f"_np.matmul({ones}, {src}.reshape({pre}, {k}, {post})).reshape({shape!r})"
 
 
 def _emit_power(args, ctx):
@@ -197,6 +202,11 @@ def _last_uses(prog, regions):
         for a in e.invars:
             if isinstance(a, Var) and a.shape != () and a.id not in keep:
                 where[a.id] = (at, a.name)
+    for r in regions.values():           # a kernel reads the sources of broadcast operands
+        for src in r.sources.values():
+            if src.shape != () and src.id not in keep:
+                if where.get(src.id, (-1,))[0] < r.stop - 1:
+                    where[src.id] = (r.stop - 1, src.name)
     inside = {}                        # variables a fused region computes: {id: region end}
     for r in regions.values():
         for e in prog.eqns[r.start:r.stop]:

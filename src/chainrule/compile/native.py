@@ -18,7 +18,7 @@ import numpy as np
 from ..ir.program import Var
 
 MIN_SIZE = 50_000          # below this, NumPy's per-call overhead is not the bottleneck
-MIN_OPS = 3
+MIN_OPS = 2
 
 _KERNEL_OPS = {
     "add", "subtract", "multiply", "divide", "power", "neg", "sin", "cos", "tan", "arcsin",
@@ -80,6 +80,10 @@ def _fusible(e, shape):
     return True
 
 
+def _same_nonunit(a, b):
+    return tuple(n for n in a if n != 1) == tuple(n for n in b if n != 1)
+
+
 def _kept_axes(s, shape):
     """The region axes along which an operand of shape `s` (broadcast to `shape`) varies."""
     lead = len(shape) - len(s)
@@ -93,10 +97,46 @@ def _is_full_sum(e, shape):
 
 
 class Region:
-    """Equations [start, stop) of a program fused into one kernel over `shape`."""
+    """Equations [start, stop) of a program fused into one kernel over `shape`.
 
-    def __init__(self, start, stop, shape):
+    `sources` maps an operand that is a broadcast (or a reshape adding unit axes) of a
+    smaller array to that array: the kernel reads the small one, never a materialised copy.
+    """
+
+    def __init__(self, start, stop, shape, sources=None):
         self.start, self.stop, self.shape = start, stop, shape
+        self.sources = sources or {}
+
+
+def _broadcast_sources(eqns, region):
+    defs = {}
+    for e in eqns[:region.start]:
+        for o in e.outvars:
+            defs[o.id] = e
+    sources = {}
+
+    def source(v):
+        e = defs.get(v.id)
+        if e is None or e.prim.name not in ("broadcast_to", "reshape") or not isinstance(e.invars[0], Var):
+            return v
+        src = source(e.invars[0])
+        ok = _broadcasts_to(src.shape, region.shape) and (
+            e.prim.name == "broadcast_to" or _same_nonunit(src.shape, e.outvars[0].shape))
+        return src if ok else v
+    for e in eqns[region.start:region.stop]:
+        for a in e.invars:
+            if isinstance(a, Var) and a.id in defs:
+                src = source(a)
+                if src is not a:
+                    sources[a.id] = src
+    return sources
+
+
+def _weight(e, shape):
+    """Passes over memory an equation costs in NumPy (a strong-zero product: several)."""
+    if _is_full_sum(e, shape):
+        return 0
+    return 3 if e.prim.name == "safe_multiply" else 1
 
 
 LOOKAHEAD = 200           # equations scanned past a non-fusible one while growing a region
@@ -144,12 +184,14 @@ def find_regions(prog):
         last = max(k for k in range(i, j) if eqns[k] is members[-1])
         moved = [f for f in moved if eqns.index(f, i, j) < last]
         tail = [f for f in eqns[i:j] if f not in members and f not in moved]
-        if sum(1 for f in members if not _is_full_sum(f, shape)) < MIN_OPS:
+        if sum(_weight(f, shape) for f in members) < MIN_OPS:
             i += 1
             continue
         eqns[i:j] = moved + members + tail
         start = i + len(moved)
-        regions.append(Region(start, start + len(members), shape))
+        region = Region(start, start + len(members), shape)
+        region.sources = _broadcast_sources(eqns, region)
+        regions.append(region)
         i = start + len(members)
     return eqns, regions
 
@@ -166,12 +208,15 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
     loops = [f"i{k}" for k in range(nd)]
     eqns = prog.eqns[region.start:region.stop]
     defined = {o.id for e in eqns for o in e.outvars}
+    sources = region.sources
     operands, seen = [], set()            # (name in the caller, value-or-Var, kept axes)
     for e in eqns:
         for a in e.invars:
             if isinstance(a, Var) and a.id not in defined and a.id not in seen:
                 seen.add(a.id)
-                operands.append((a.name, a, _kept_axes(a.shape, shape)))
+                src = sources.get(a.id, a)
+                operands.append((src.name, a, _kept_axes(src.shape, shape) if src is not a
+                                 else _kept_axes(a.shape, shape), src))
     body, kernel_args, call, hoisted = [], [], [], []
 
     def bind_operand(arg, local, kept, source):
@@ -183,7 +228,7 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
         else:
             hoisted.append(f"    {local} = {arg}[()]")
 
-    for k, (name, a, kept) in enumerate(operands):
+    for k, (name, a, kept, src) in enumerate(operands):
         src_shape = tuple(shape[i] for i in kept)
         bind_operand(f"a{k}", a.name, kept, f"_np.ascontiguousarray({name}).reshape({src_shape!r})")
     consts = {}

@@ -43,15 +43,22 @@ def _keep(x, ans, axes, keepdims):
 _ONES = {}
 
 
-def trailing_sum_width(shape, dtype, axes):
-    """k when summing `axes` is a sum over the last k elements of each row (short rows, many
-    of them, float64): then a matrix-vector product with ones is ~8x faster than np.sum."""
+def sum_plan(shape, dtype, axes):
+    """(pre, k, post) when summing `axes` of a C-contiguous float64 array is a sum over the
+    middle axis of a (pre, k, post) view with short rows (post <= 64 elements, or the k
+    trailing ones): then a product with a vector of ones is ~8x faster than np.sum, which
+    is slow along an axis that is not the fastest-varying one when those rows are short."""
     nd = len(shape)
-    if dtype != np.float64 or not axes or len(axes) >= nd or axes != tuple(range(nd - len(axes), nd)):
+    if dtype != np.float64 or not axes or len(axes) >= nd or list(axes) != list(range(axes[0], axes[0] + len(axes))):
         return None
-    k = int(np.prod(shape[nd - len(axes):], dtype=np.int64))
-    rows = int(np.prod(shape[:nd - len(axes)], dtype=np.int64))
-    return k if 1 < k <= 64 and rows >= 64 else None
+    pre = int(np.prod(shape[:axes[0]], dtype=np.int64))
+    k = int(np.prod(shape[axes[0]:axes[-1] + 1], dtype=np.int64))
+    post = int(np.prod(shape[axes[-1] + 1:], dtype=np.int64))
+    if k < 2 or pre * post < 64:
+        return None
+    if post == 1:
+        return (pre, k, 1) if k <= 64 else None
+    return (pre, k, post) if post <= 64 and pre > 1 else None
 
 
 def ones_vector(k):
@@ -63,11 +70,15 @@ def ones_vector(k):
 
 def _sum_impl(x, axes, keepdims):
     if type(x) is np.ndarray:
-        k = trailing_sum_width(x.shape, x.dtype, axes)
-        if k is not None:
-            kept = x.shape[:x.ndim - len(axes)]
-            out = np.ascontiguousarray(x).reshape(-1, k) @ ones_vector(k)
-            return out.reshape(kept + (1,) * len(axes) if keepdims else kept)
+        plan = sum_plan(x.shape, x.dtype, axes)
+        if plan is not None:
+            pre, k, post = plan
+            kept = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+            xc = np.ascontiguousarray(x)
+            out = xc.reshape(pre, k) @ ones_vector(k) if post == 1 else \
+                np.matmul(ones_vector(k), xc.reshape(pre, k, post))
+            shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape)) if keepdims else kept
+            return out.reshape(shape)
     return np.sum(x, axis=axes, keepdims=keepdims)
 
 
