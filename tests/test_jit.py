@@ -350,3 +350,19 @@ def test_native_region_reads_broadcast_sources_without_copies():
     prog = g.lower(x)
     _, regions = native.find_regions(prog)
     assert any(r.sources for r in regions)       # some operand was read from its unbroadcast source
+
+
+def test_identity_structured_constants_become_index_tests_in_kernels():
+    from chainrule.compile import native
+    if not native.available():
+        pytest.skip("numba not installed")
+    ros = lambda x: cnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    n = 300                                        # batched basis: (300, 299) > MIN_SIZE
+    x = np.linspace(-1, 1, n)
+    H = np.zeros((n, n))                           # the Rosenbrock Hessian, closed form
+    i = np.arange(n - 1)
+    H[i, i] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
+    H[i + 1, i + 1] += 200
+    H[i, i + 1] = H[i + 1, i] = -400 * x[:-1]
+    np.testing.assert_allclose(cr.jit(cr.hessian(ros))(x), H, rtol=1e-12, atol=1e-9)
+    assert any(" - i0 == " in src for src, _ in native._kernels)

@@ -80,6 +80,25 @@ def _fusible(e, shape):
     return True
 
 
+def _diagonal(v):
+    """(k, c) when the matrix v holds c on its whole k-th diagonal and 0 elsewhere (the
+    identity-derived constants of batched Jacobians and Hessians), else None."""
+    if v.size > 4_000_000 or v.dtype.kind not in "fb":
+        return None
+    rows, cols = np.nonzero(v)
+    if rows.size == 0:
+        return None
+    d = cols - rows
+    k = int(d[0])
+    if not np.all(d == k):
+        return None
+    vals = v[rows, cols]
+    n, m = v.shape
+    if not np.all(vals == vals[0]) or rows.size != len(range(max(0, -k), min(n, m - k))):
+        return None
+    return k, float(vals[0])
+
+
 def _same_nonunit(a, b):
     return tuple(n for n in a if n != 1) == tuple(n for n in b if n != 1)
 
@@ -241,8 +260,12 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
         if u is not None or (isinstance(v, np.ndarray) and v.ndim == 0):
             return _number(u if u is not None else v[()])
         if isinstance(v, np.ndarray):
+            kept = _kept_axes(v.shape, shape)
+            diag = _diagonal(v) if len(kept) == 2 and v.ndim == 2 else None
+            if diag is not None:             # c on one diagonal, 0 elsewhere: no memory to read
+                k, c = diag
+                return f"({_number(c)} if {loops[kept[1]]} - {loops[kept[0]]} == {k} else 0.0)"
             if id(v) not in consts:
-                kept = _kept_axes(v.shape, shape)
                 consts[id(v)] = f"k{len(consts)}"
                 arr = np.ascontiguousarray(v).reshape(tuple(shape[i] for i in kept))
                 bind_operand(f"c{len(consts) - 1}", consts[id(v)], kept, ctx.const(arr))
