@@ -36,7 +36,7 @@ def _signature(x):
 
 
 class _Specialization:
-    __slots__ = ("program", "fast", "safe", "source")
+    __slots__ = ("program", "fast", "safe", "source", "native")
 
     def __init__(self, program):
         self.program = program
@@ -44,8 +44,10 @@ class _Specialization:
         if scalar_llvm.eligible(program):        # long scalar program: one native function
             self.fast = self.safe = scalar_llvm.ScalarKernel(program, codegen.GuardMiss())
             self.source = self.fast.ir
+            self.native = False                  # compiled already (LLVM at construction)
             return
         self.fast, self.source = codegen.compile_program(program, use_math=True)
+        self.native = "_bad = " in self.source   # calls numba kernels, compiled on first use
 
     def __call__(self, leaves):
         try:
@@ -116,8 +118,17 @@ class Jitted:
             prog, out = self._stage(static, dyn, kwargs)
         except NotStageable:
             return self.fun(*args, **kwargs)
-        specs.insert(0, _Specialization(prog))
-        return out
+        spec = _Specialization(prog)
+        specs.insert(0, spec)
+        if not spec.native:
+            return out
+        # native code compiles on its first call: make that this call, so a first call
+        # costs what it really costs (and the kernels are checked at once)
+        try:
+            res = spec(leaves)
+        except codegen.GuardMiss:
+            return out
+        return tree_unflatten(prog.out_tree, list(res))
 
     def _stage(self, static, dyn, kwargs):
         sset = self.static_argnums

@@ -322,7 +322,7 @@ def _number(v):
 
 
 def _compile(src, reassociate=False):
-    """The numba function of kernel source `src` (cached by source).
+    """The numba function of kernel source `src` (cached by source; compiled on first call).
 
     With `reassociate`, sums may be reordered (so they vectorise, summing in
     several lanes: no less accurate than a sequential sum).
