@@ -341,52 +341,13 @@ def _compile(src, reassociate=False):
 
 
 # ------------------------------------------------------ vectorisable trig ---
-# sin and cos by reduction modulo pi/4 in three parts (Cody and Waite) and the
-# minimax polynomials of Moshier's Cephes library; branch-free, so LLVM
-# vectorises the loops that call them.  Accurate to about 1 ulp for
-# |x| <= TRIG_LIMIT; kernels re-run with libm's sin/cos beyond that (or on nan).
+# sin and cos for kernels live in compile/trig.py (imported with numba, lazily); kernels
+# use them for |x| <= TRIG_LIMIT and re-run with libm's sin/cos beyond that (or on nan).
 
 TRIG_LIMIT = 1e8
 _TRIG_CALL = re.compile(r"_m\.(sin|cos)\((\w+)\)")
-_DP1, _DP2, _DP3 = 7.85398125648498535156e-1, 3.77489470793079817668e-8, 2.69515142907905952645e-15
-_FOPI = 1.2732395447351626862      # 4 / pi
-_SIN = (1.58962301576546568060e-10, -2.50507477628578072866e-8, 2.75573136213857245213e-6,
-        -1.98412698295895385996e-4, 8.33333333332211858878e-3, -1.66666666666666307295e-1)
-_COS = (-1.13585365213876817300e-11, 2.08757008419747316778e-9, -2.75573141792967388112e-7,
-        2.48015872888517045348e-5, -1.38888888888730564116e-3, 4.16666666666665929218e-2)
-_trig_fns = None
 
 
 def _trig():
-    global _trig_fns
-    if _trig_fns is None:
-        import numba
-        s0, s1, s2, s3, s4, s5 = _SIN
-        c0, c1, c2, c3, c4, c5 = _COS
-        dp1, dp2, dp3, fopi = _DP1, _DP2, _DP3, _FOPI
-
-        @numba.njit(inline="always", error_model="numpy")
-        def reduce(x):
-            y = abs(x)
-            j = np.int64(y * fopi)
-            j = j + (j & 1)
-            yj = np.float64(j)
-            z = ((y - yj * dp1) - yj * dp2) - yj * dp3
-            zz = z * z
-            ps = z + z * zz * (((((s0 * zz + s1) * zz + s2) * zz + s3) * zz + s4) * zz + s5)
-            pc = 1.0 - 0.5 * zz + zz * zz * (((((c0 * zz + c1) * zz + c2) * zz + c3) * zz + c4) * zz + c5)
-            return j & 7, ps, pc
-
-        @numba.njit(inline="always", error_model="numpy")
-        def vsin(x):
-            q, ps, pc = reduce(x)
-            r = pc if (q & 2) else ps
-            return -r if ((q > 3) != (x < 0)) else r
-
-        @numba.njit(inline="always", error_model="numpy")
-        def vcos(x):
-            q, ps, pc = reduce(x)
-            r = ps if (q & 2) else pc
-            return -r if ((q + 2) & 4) else r
-        _trig_fns = vsin, vcos
-    return _trig_fns
+    from .trig import vsin, vcos
+    return vsin, vcos
