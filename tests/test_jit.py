@@ -366,3 +366,22 @@ def test_identity_structured_constants_become_index_tests_in_kernels():
     H[i, i + 1] = H[i + 1, i] = -400 * x[:-1]
     np.testing.assert_allclose(cr.jit(cr.hessian(ros))(x), H, rtol=1e-12, atol=1e-9)
     assert any(" - i0 == " in src for src, _ in native._kernels)
+
+
+def test_native_exp_is_accurate_and_falls_back_beyond_its_range():
+    from chainrule.compile import native
+    if not native.available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(4)
+    f = lambda x: cnp.sum(cnp.exp(-x) * x)
+    g = cr.jit(cr.grad(f))
+    for lo, hi in [(-700.0, 700.0), (-5.0, 5.0), (-760.0, 760.0)]:   # the last leaves the fast range
+        x = rng.uniform(lo, hi, native.MIN_SIZE + 3)
+        with np.errstate(over="ignore", invalid="ignore"):
+            want = np.exp(-x) * (1.0 - x)
+            got = g(x)
+        ok = np.isfinite(want)
+        scale = np.exp(-x[ok]) * (1.0 + np.abs(x[ok]))     # the size of the two terms that cancel
+        assert np.all(np.abs(got[ok] - want[ok]) <= 4e-15 * scale)
+        assert np.array_equal(np.isinf(got), np.isinf(want))
+    assert "_vexp(" in next(src for src, _ in native._kernels if "_vexp(" in src)

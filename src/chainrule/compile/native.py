@@ -291,10 +291,10 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
     tail = ["    return (" + "".join(f"s{k}, " for k in range(len(sums))) + "bad)"]
     exact_src = "\n".join(head + [pad + b for b in body] + tail) + "\n"
     fast_body = []
-    for line in body:                 # vectorisable sin/cos, valid for |x| <= TRIG_LIMIT
-        for arg in _TRIG_CALL.findall(line):
-            fast_body.append(f"bad += not (abs({arg[1]}) <= {TRIG_LIMIT!r})")
-        fast_body.append(_TRIG_CALL.sub(lambda m: f"_v{m.group(1)}({m.group(2)})", line))
+    for line in body:                 # vectorisable sin/cos/exp, each valid in its FAST_RANGE
+        for fn, arg in _FAST_CALL.findall(line):
+            fast_body.append(f"bad += not (abs({arg}) <= {FAST_RANGE[fn]!r})")
+        fast_body.append(_FAST_CALL.sub(lambda m: f"_v{m.group(1)}({m.group(2)})", line))
     src = "\n".join(head + [pad + b for b in fast_body] + tail) + "\n"
     kern = ctx.const(_compile(src, reassociate=bool(sums)))
     exact = ctx.const(_compile(exact_src, reassociate=bool(sums))) if src != exact_src else kern
@@ -332,22 +332,21 @@ def _compile(src, reassociate=False):
     if fn is None:
         import math
         import numba
-        vsin, vcos = _trig()
-        ns = {"_m": math, "_np": np, "_vsin": vsin, "_vcos": vcos}
+        ns = {"_m": math, "_np": np, **_vecmath()}
         exec(compile(src, "<chainrule.native kernel>", "exec"), ns)
         flags = {"reassoc"} if reassociate else False
         fn = _kernels[key] = numba.njit(error_model="numpy", fastmath=flags, cache=False)(ns["kernel"])
     return fn
 
 
-# ------------------------------------------------------ vectorisable trig ---
-# sin and cos for kernels live in compile/trig.py (imported with numba, lazily); kernels
-# use them for |x| <= TRIG_LIMIT and re-run with libm's sin/cos beyond that (or on nan).
+# ------------------------------------------------------ vectorisable math ---
+# sin, cos and exp for kernels live in compile/vecmath.py (imported with numba, lazily);
+# kernels use them inside these ranges and re-run with libm's beyond them (or on nan).
 
-TRIG_LIMIT = 1e8
-_TRIG_CALL = re.compile(r"_m\.(sin|cos)\((\w+)\)")
+FAST_RANGE = {"sin": 1e8, "cos": 1e8, "exp": 708.0}
+_FAST_CALL = re.compile(r"_m\.(sin|cos|exp)\((\w+)\)")
 
 
-def _trig():
-    from .trig import vsin, vcos
-    return vsin, vcos
+def _vecmath():
+    from .vecmath import vsin, vcos, vexp
+    return {"_vsin": vsin, "_vcos": vcos, "_vexp": vexp}
