@@ -1,12 +1,19 @@
-"""The native tier: fuse runs of elementwise operations on large arrays into one loop.
+"""The native tier: fuse elementwise operations on large arrays into one loop.
 
 NumPy runs one pass over memory per operation; a fused loop (compiled by
 numba, an optional extra: ``pip install chainrule[native]``) computes a whole
-chain of elementwise operations, and full sums of them, in one pass.  Regions
-are runs of consecutive elementwise equations over one large shape; each is
-compiled once per kernel *structure* (its source text), whatever the size,
-and reused by every program with the same structure.  Without numba, or for
-small arrays, the NumPy code path is used.
+region of elementwise operations, and full sums of them, in one pass.
+
+- A region is a set of fusible equations over one large shape; operands may
+  broadcast (each is read with the loop indices of the axes it varies along,
+  from its unbroadcast source), and independent small work is scheduled
+  ahead of the region so it does not cut it short (`find_regions`).
+- sin, cos and exp are vectorisable (compile/vecmath.py), with a libm re-run
+  outside their fast ranges; constants that hold one value on one diagonal
+  (identity bases of Jacobians) are computed from the loop indices.
+- Kernels are compiled once per *structure* (their source text), whatever the
+  size, and reused by every program with that structure.  Without numba, or
+  for small arrays, the NumPy code path is used.
 """
 from __future__ import annotations
 
