@@ -385,3 +385,20 @@ def test_native_exp_is_accurate_and_falls_back_beyond_its_range():
         assert np.all(np.abs(got[ok] - want[ok]) <= 4e-15 * scale)
         assert np.array_equal(np.isinf(got), np.isinf(want))
     assert "_vexp(" in next(src for src, _ in native._kernels if "_vexp(" in src)
+
+
+def test_products_with_the_diagonal_of_an_identity_basis_scale_columns():
+    rng = np.random.default_rng(12)
+    W, b = rng.normal(size=(300, 7)), rng.normal(size=300)
+    h = lambda x: cnp.tanh(W @ x + b) * 2.0
+    x = rng.normal(size=7)
+    want = 2.0 * (1 - np.tanh(W @ x + b) ** 2)[:, None] * W
+    j = cr.jit(cr.jacrev(h))
+    np.testing.assert_allclose(j(x), want, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(j(x), cr.jacrev(h)(x), rtol=1e-13, atol=1e-14)
+    assert "@ v" not in j.source(x).split("tanh")[-1]       # no dense (300, 300) product after tanh
+    # a non-identity constant is left alone
+    D = np.diag(rng.normal(size=300)) + 0.1
+    k = cr.jit(cr.jacrev(lambda x: cnp.sum(D * cnp.tanh(W @ x + b), axis=1)))
+    np.testing.assert_allclose(k(x), cr.jacrev(lambda x: cnp.sum(D * cnp.tanh(W @ x + b), axis=1))(x),
+                               rtol=1e-12, atol=1e-13)

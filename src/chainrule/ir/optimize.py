@@ -124,6 +124,52 @@ def _scatter_into_sums(eqns, outvars, guards):
     return out
 
 
+def _identity_scale(a):
+    """c when the constant `a` is c times an identity matrix (c != 0), else None."""
+    v = a.value if isinstance(a, Const) else None
+    if not (isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] == v.shape[1] > 1
+            and v.dtype.kind in "fb"):
+        return None
+    c = v[0, 0]
+    return float(c) if c != 0 and np.array_equal(v, c * np.eye(v.shape[0])) else None
+
+
+def _diagonal_products(eqns):
+    """matmul(A, c I * v) -> (A * v) * c: multiplying the identity basis by a row vector (how a
+    Jacobian of an elementwise function starts) makes a diagonal matrix; a product with it
+    scales columns.  The dense path costs a pass over m*m entries and an m*m matrix product."""
+    diag = {}                                   # var id -> (v, c) with var == c * diag(v)
+    next_id = 1 + max((o.id for e in eqns for o in e.outvars), default=0)
+    out = []
+    for e in eqns:
+        name, ins = e.prim.name, e.invars
+        if name == "multiply" and len(ins) == 2 and len(e.outvars[0].shape) == 2:
+            m = e.outvars[0].shape[0]
+            for a, b in (ins, ins[::-1]):
+                shape_b = b.shape if isinstance(b, Var) else np.shape(b.value)
+                c = _identity_scale(a) if tuple(shape_b) in ((m,), (1, m)) else None
+                if c is not None:
+                    diag[e.outvars[0].id] = (b, c)
+                    break
+        elif name == "transpose" and isinstance(ins[0], Var) and ins[0].id in diag:
+            diag[e.outvars[0].id] = diag[ins[0].id]      # a diagonal matrix is its transpose
+        elif name == "matmul" and isinstance(ins[1], Var) and ins[1].id in diag:
+            a, (v, c) = ins[0], diag[ins[1].id]
+            shape_a = a.shape if isinstance(a, Var) else np.shape(a.value)
+            o = e.outvars[0]
+            if len(shape_a) == 2 and tuple(o.shape) == tuple(shape_a):
+                mul = primitives["multiply"]
+                if c == 1.0:
+                    e = Eqn(mul, [a, v], e.outvars, {})
+                else:
+                    t = Var(next_id, o.shape, o.dtype)
+                    next_id += 1
+                    out.append(Eqn(mul, [a, v], [t], {}))
+                    e = Eqn(mul, [t, Const(c)], e.outvars, {})
+        out.append(e)
+    return out
+
+
 def optimize(prog):
     """Simplify trivial algebra, merge common subexpressions, drop dead code."""
     rename = {}
@@ -160,6 +206,7 @@ def optimize(prog):
         eqns.append(e)
     outvars = [sub(v) for v in prog.outvars]
     eqns = _scatter_into_sums(eqns, outvars, prog.guards)
+    eqns = _diagonal_products(eqns)
     guards = prog.guards
     for g in guards:
         g.var = sub(g.var)
