@@ -147,3 +147,25 @@ def fd_grad(f, x, eps=1e-6):
         e[i] = eps
         g[i] = (f(x + e) - f(x - e)) / (2 * eps)
     return g if x.shape else float(g)
+
+
+# ------------------------------------------------------- W2 (WORKLOADS.md) ---
+
+def w2(x):
+    if x < 0:
+        for i in range(3):
+            x = x * 1.5 + 0.1 * i
+        return x ** 2
+    return sum(x ** i + i for i in range(3))
+
+
+def w2_value(x):
+    return (3.375 * x + 0.35) ** 2 if x < 0 else 1 + x + x * x + 3
+
+
+def w2_prime(x):
+    return 2 * 3.375 * (3.375 * x + 0.35) if x < 0 else 1 + 2 * x
+
+
+def w2_second(x):
+    return 2 * 3.375 ** 2 if x < 0 else 2.0

@@ -10,31 +10,11 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 
-from helpers import fd_grad
+from helpers import fd_grad, w2, w2_value, w2_prime, w2_second  # noqa: F401
 
 
 
 # ------------------------------------------------------- W2 (WORKLOADS.md) ---
-
-def w2(x):
-    if x < 0:
-        for i in range(3):
-            x = x * 1.5 + 0.1 * i
-        return x ** 2
-    return sum(x ** i + i for i in range(3))
-
-
-def w2_value(x):
-    return (3.375 * x + 0.35) ** 2 if x < 0 else 1 + x + x * x + 3
-
-
-def w2_prime(x):
-    return 2 * 3.375 * (3.375 * x + 0.35) if x < 0 else 1 + 2 * x
-
-
-def w2_second(x):
-    return 2 * 3.375 ** 2 if x < 0 else 2.0
-
 
 GRID = np.linspace(-5, 5, 100)
 

@@ -9,6 +9,8 @@ import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule.core import current_depth
 
+from helpers import w2 as piecewise, w2_prime as piecewise_grad
+
 
 def f1(x):
     return cnp.sin(x) - 2 * cnp.cos(3 * x) * cnp.exp(-x ** 2)
@@ -16,21 +18,6 @@ def f1(x):
 
 def f1_prime(x):
     return math.cos(x) + 6 * math.sin(3 * x) * math.exp(-x ** 2) + 4 * x * math.cos(3 * x) * math.exp(-x ** 2)
-
-
-def piecewise(x):
-    if x < 0:
-        for i in range(3):
-            x = x * 1.5 + 0.1 * i
-        return x ** 2
-    return sum(x ** i + i for i in range(3))
-
-
-def piecewise_grad(x):
-    if x < 0:
-        # x -> ((1.5x)*1.5 + 0.1)*1.5 + 0.2 = 3.375x + 0.35; d/dx of its square
-        return 2 * (3.375 * x + 0.35) * 3.375
-    return 1 + 2 * x
 
 
 @pytest.mark.parametrize("x", [-2.3, -0.1, 0.0, 0.4, 3.9])

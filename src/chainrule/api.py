@@ -110,19 +110,21 @@ def _trace_vjp(fun, leaves):
     return trace, out
 
 
+def _owned(trace, o):
+    """Is output `o` a tracer of `trace`?  (A tracer of a deeper, finished level leaked.)"""
+    if isinstance(o, Tracer):
+        if o._trace is trace:
+            return True
+        if o._trace.level > trace.level:
+            raise o._trace.leaked("output")
+    return False
+
+
 def _out_nodes(trace, out_leaves):
     """Tape indices (None for outputs that do not depend on the inputs) and primal values."""
-    idxs, vals = [], []
-    for o in out_leaves:
-        if isinstance(o, VJPTracer) and o._trace is trace:
-            idxs.append(o.idx)
-            vals.append(o.primal)
-        else:
-            if isinstance(o, Tracer) and o._trace.level > trace.level:
-                raise o._trace.leaked("output")
-            idxs.append(None)
-            vals.append(o)
-    return idxs, vals
+    owned = [_owned(trace, o) for o in out_leaves]
+    return ([o.idx if own else None for o, own in zip(out_leaves, owned)],
+            [o.primal if own else o for o, own in zip(out_leaves, owned)])
 
 
 def _pull(trace, leaves, idxs, cts, consume=False):
@@ -216,16 +218,9 @@ def _trace_jvp(fun, leaves, tangents):
 
 
 def _split_out_jvp(trace, out_leaves):
-    vals, tans = [], []
-    for o in out_leaves:
-        if isinstance(o, JVPTracer) and o._trace is trace:
-            vals.append(o.primal)
-            tans.append(o.tangent)
-        else:
-            if isinstance(o, Tracer) and o._trace.level > trace.level:
-                raise o._trace.leaked("output")
-            vals.append(o)
-            tans.append(None)
+    owned = [_owned(trace, o) for o in out_leaves]
+    vals = [o.primal if own else o for o, own in zip(out_leaves, owned)]
+    tans = [o.tangent if own else None for o, own in zip(out_leaves, owned)]
     tans = [np.zeros(shape_of(v), dtype_of(v)) if t is None else t for v, t in zip(vals, tans)]
     return vals, tans
 

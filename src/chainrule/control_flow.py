@@ -9,7 +9,7 @@ a predicate that differs across the batch splits the batch.
 from __future__ import annotations
 
 from .core import shape_of
-from .tree_util import tree_flatten, tree_unflatten, tree_map
+from .tree_util import tree_flatten, tree_unflatten
 
 
 def cond(pred, true_fun, false_fun, *operands):
@@ -70,4 +70,4 @@ def scan(f, init, xs=None, length=None, reverse=False):
     return carry, tree_unflatten(y_tree, stacked)
 
 
-__all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "tree_map"]
+__all__ = ["cond", "switch", "while_loop", "fori_loop", "scan"]

@@ -9,7 +9,6 @@ A primitive without a dedicated emitter calls its implementation.
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
@@ -329,4 +328,4 @@ def compile_program(prog, use_math=True, name="compiled"):
     return ns[name], src
 
 
-__all__ = ["generate", "compile_program", "GuardMiss", "emitter", "register_all", "operator"]
+__all__ = ["generate", "compile_program", "GuardMiss", "emitter", "register_all"]

@@ -179,4 +179,4 @@ def eval_program(prog, leaves):
     return [read(v) for v in prog.outvars]
 
 
-__all__ = ["stage", "make_ir", "eval_program", "NotStageable", "StagingTracer", "np"]
+__all__ = ["stage", "make_ir", "eval_program", "NotStageable", "StagingTracer"]

@@ -221,4 +221,4 @@ def optimize(prog):
     return Program(prog.invars, kept, outvars, guards, prog.in_tree, prog.out_tree)
 
 
-__all__ = ["optimize", "np"]
+__all__ = ["optimize"]
