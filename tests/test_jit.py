@@ -343,15 +343,14 @@ def test_identity_structured_constants_become_index_tests_in_kernels():
     from chainrule.compile import native
     if not native.available():
         pytest.skip("numba not installed")
-    ros = lambda x: cnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-    n = 300                                        # batched basis: (300, 299) > MIN_SIZE
+    n = 300                                        # (300, 300) > MIN_SIZE: a fused kernel
+    f = lambda x: cnp.exp(x[:, None] * x[None, :]) * 0.5 + 2 * np.eye(n)    # noqa: E731
     x = np.linspace(-1, 1, n)
-    H = np.zeros((n, n))                           # the Rosenbrock Hessian, closed form
-    i = np.arange(n - 1)
-    H[i, i] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
-    H[i + 1, i + 1] += 200
-    H[i, i + 1] = H[i + 1, i] = -400 * x[:-1]
-    np.testing.assert_allclose(cr.jit(cr.hessian(ros))(x), H, rtol=1e-12, atol=1e-9)
+    want = np.exp(np.outer(x, x)) * 0.5 + 2 * np.eye(n)
+    g = cr.jit(f)
+    np.testing.assert_allclose(g(x), want, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(g(x), want, rtol=1e-14, atol=0)     # the compiled path
+    # the identity is computed from the loop indices, not read from an n*n constant
     assert any(" - i0 == " in src for src, _ in native._kernels)
 
 

@@ -9,7 +9,8 @@ region of elementwise operations, and full sums of them, in one pass.
   from its unbroadcast source), and independent small work is scheduled
   ahead of the region so it does not cut it short (`find_regions`).
 - sin, cos and exp are vectorisable (compile/vecmath.py), with a libm re-run
-  outside their fast ranges; constants that hold one value on one diagonal
+  outside their fast ranges; strong-zero products (0 * inf = 0) run as plain
+  products, re-run exactly when one gave nan; constants that hold one value on one diagonal
   (identity bases of Jacobians) are computed from the loop indices.
 - Kernels are compiled once per *structure* (their source text), whatever the
   size, and reused by every program with that structure.  Without numba, or
@@ -180,6 +181,7 @@ def find_regions(prog):
     eqns = list(prog.eqns)
     if not available():
         return eqns, []
+    uses = _use_counts(prog)
     regions, i = [], 0
     while i < len(eqns):
         e = eqns[i]
@@ -215,11 +217,68 @@ def find_regions(prog):
             continue
         eqns[i:j] = moved + members + tail
         start = i + len(moved)
+        if len(shape) == 1:
+            members += _absorb_scatters(eqns, start + len(members), members, shape, uses)
         region = Region(start, start + len(members), shape)
         region.sources = _broadcast_sources(eqns, region)
         regions.append(region)
         i = start + len(members)
     return eqns, regions
+
+
+def _use_counts(prog):
+    uses = {}
+    for e in prog.eqns:
+        for a in e.invars:
+            if isinstance(a, Var):
+                uses[a.id] = uses.get(a.id, 0) + 1
+    for v in list(prog.outvars) + [g.var for g in prog.guards]:
+        if isinstance(v, Var):
+            uses[v.id] = uses.get(v.id, 0) + 2      # never an intermediate accumulator
+    return uses
+
+
+def _sink_offset(e, length):
+    """a when `e` adds a vector of `length` into x[a:a + length] of a 1-D float64 x, else None."""
+    if e.prim.name != "index_add" or e.outvars[0].dtype != np.float64 or len(e.outvars[0].shape) != 1:
+        return None
+    idx = e.params["idx"]
+    if len(idx) != 1 or not isinstance(idx[0], slice) or idx[0].step not in (None, 1):
+        return None
+    a, b, _ = idx[0].indices(e.outvars[0].shape[0])
+    return a if b - a == length else None
+
+
+def _absorb_scatters(eqns, stop, members, shape, uses):
+    """Move the scatters that add region outputs into slices of an accumulator (the
+    transposes of slicing: ``acc = index_add(acc, y, a:a+L)``) to the region's end, so the
+    kernel adds each value where it lands instead of writing it out to be added later."""
+    outs = {o.id for f in members for o in f.outvars}
+    chain, accs, between = [], set(), set()
+    for f in eqns[stop:stop + LOOKAHEAD]:
+        base, y = f.invars if len(f.invars) == 2 else (None, None)
+        ok = (_sink_offset(f, shape[0]) is not None and isinstance(y, Var) and y.id in outs
+              and y.shape == shape and y.dtype == np.float64)
+        if ok and isinstance(base, Var):
+            ok = (base.id in accs and uses.get(base.id) == 1) or (
+                base.id not in accs and base.id not in between and base.id not in outs
+                and base.dtype == np.float64)
+        elif ok:
+            v = base.value
+            ok = (isinstance(v, np.ndarray) and v.size and not any(v.strides) and v.flat[0] == 0
+                  and v.shape == f.outvars[0].shape)
+        if ok:
+            chain.append(f)
+            accs.add(f.outvars[0].id)
+        else:
+            between.update(o.id for o in f.outvars)
+    for f in chain:
+        eqns.remove(f)
+    eqns[stop:stop] = chain
+    return chain
+
+
+BLOCK = 1024             # elements per tile of a kernel that scatters into accumulators
 
 
 def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
@@ -232,8 +291,9 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
     shape = region.shape
     nd = len(shape)
     loops = [f"i{k}" for k in range(nd)]
-    eqns = prog.eqns[region.start:region.stop]
-    defined = {o.id for e in eqns for o in e.outvars}
+    eqns = [e for e in prog.eqns[region.start:region.stop] if e.prim.name != "index_add"]
+    scatters = [e for e in prog.eqns[region.start:region.stop] if e.prim.name == "index_add"]
+    defined = {o.id for e in prog.eqns[region.start:region.stop] for o in e.outvars}
     sources = region.sources
     operands, seen = [], set()            # (name in the caller, value-or-Var, kept axes)
     for e in eqns:
@@ -279,41 +339,118 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
             return consts[id(v)]
         return _number(v)
     outs, sums = [], []
+    plain = {}        # body line -> its fast form: a strong-zero product as a plain one
     for e in eqns:
         o = e.outvars[0]
         if _is_full_sum(e, shape):
             sums.append((o, kref(e.invars[0])))
             continue
-        body.append(f"{o.name} = {scalar_emit(e, [kref(a) for a in e.invars])}")
+        args = [kref(a) for a in e.invars]
+        if e.prim.name == "safe_multiply":     # differs only where the product is nan
+            plain[len(body)] = [f"{o.name} = ({args[0]} * {args[1]})",
+                                f"bad += not ({o.name} == {o.name})"]
+        body.append(f"{o.name} = {scalar_emit(e, args)}")
         if o.id in later_uses:
             outs.append(o)
     for k, o in enumerate(outs):
         kernel_args.append(f"o{k}")
         body.append(f"o{k}[{', '.join(loops)}] = {o.name}")
     body += [f"s{k} += {src}" for k, (_, src) in enumerate(sums)]
+    chains = _chains(scatters)
+    extra_call = []
+    if chains:
+        tiled, extra_args, extra_call = _tile(chains, shape[0], ref)
+        kernel_args += extra_args
     pad = "    " * (nd + 1)
     head = [f"def kernel({', '.join(kernel_args)}):"]
     head += [f"    s{k} = 0.0" for k in range(len(sums))] + ["    bad = 0"] + hoisted
     head += ["    " * (k + 1) + f"for {loops[k]} in range({shape[k]}):" for k in range(nd)]
     tail = ["    return (" + "".join(f"s{k}, " for k in range(len(sums))) + "bad)"]
-    exact_src = "\n".join(head + [pad + b for b in body] + tail) + "\n"
     fast_body = []
-    for line in body:                 # vectorisable sin/cos/exp, each valid in its FAST_RANGE
+    for i, line in enumerate(body):   # vectorisable sin/cos/exp, each valid in its FAST_RANGE
+        if i in plain:
+            fast_body += plain[i]
+            continue
         for fn, arg in _FAST_CALL.findall(line):
             fast_body.append(f"bad += not (abs({arg}) <= {FAST_RANGE[fn]!r})")
         fast_body.append(_FAST_CALL.sub(lambda m: f"_v{m.group(1)}({m.group(2)})", line))
-    src = "\n".join(head + [pad + b for b in fast_body] + tail) + "\n"
+    if chains:
+        exact_src = "\n".join(head[:-1] + tiled(body) + tail) + "\n"
+        src = "\n".join(head[:-1] + tiled(fast_body) + tail) + "\n"
+    else:
+        exact_src = "\n".join(head + [pad + b for b in body] + tail) + "\n"
+        src = "\n".join(head + [pad + b for b in fast_body] + tail) + "\n"
     kern = ctx.const(_compile(src, reassociate=bool(sums)))
     exact = ctx.const(_compile(exact_src, reassociate=bool(sums))) if src != exact_src else kern
     lines = []
     for k, o in enumerate(outs):
         lines.append(f"{o.name} = _np.empty({shape!r}, {ctx.const(o.dtype)})")
         call.append(o.name)
+    call += extra_call
+    for acc, _, _ in chains:
+        lines.append(f"{acc.name} = _np.empty({acc.shape!r}, {ctx.const(acc.dtype)})")
     res = "".join(f"{o.name}, " for o, _ in sums) + "_bad"
     lines.append(f"{res} = {kern}({', '.join(call)})")
     if exact != kern:     # an argument out of the fast range (or nan): redo with libm's sin/cos
         lines.append(f"if _bad: {res} = {exact}({', '.join(call)})")
     return lines, src
+
+
+def _chains(scatters):
+    """[(final accumulator, base operand, [(value, offset), ...])] of a region's scatters."""
+    chains, by_acc = [], {}
+    for e in scatters:
+        base, y = e.invars
+        a = _sink_offset(e, y.shape[0])
+        prev = by_acc.pop(base.id, None) if isinstance(base, Var) else None
+        if prev is None:
+            prev = [None, base, []]
+            chains.append(prev)
+        prev[0] = e.outvars[0]
+        prev[2].append((y, a))
+        by_acc[e.outvars[0].id] = prev
+    return [tuple(c) for c in chains]
+
+
+def _tile(chains, length, ref):
+    """(loop nest for a loop body, extra kernel arguments, what the caller passes for them).
+
+    The nest computes values a tile at a time into small buffers, then adds them into
+    each accumulator at their offsets; accumulators are filled from their bases just
+    ahead of the tile's writes, so every element is written while it is in cache."""
+    init, inner, fill = [], [], []
+    bases, accs = [], []
+    for c, (acc, base, sinks) in enumerate(chains):
+        accs.append((f"acc{c}", acc.name))
+        if isinstance(base, Var):
+            bases.append((f"b{c}", ref(base)))
+            src = f"b{c}[j]"
+        else:
+            src = "0.0"
+        n = acc.shape[0]
+        amax = max(a for _, a in sinks)
+        init.append(f"    u{c} = 0")
+        inner.append(f"        for j in range(u{c}, min({n}, hi + {amax})):")
+        inner.append(f"            acc{c}[j] = {src}")
+        inner.append(f"        u{c} = max(u{c}, min({n}, hi + {amax}))")
+        for m, (y, a) in enumerate(sinks):
+            t = f"t{c}_{m}"
+            init.append(f"    {t} = _np.empty({BLOCK})")
+            inner.append("        for t in range(hi - lo):")     # indices provably >= 0:
+            inner.append(f"            acc{c}[lo + t + {a}] += {t}[t]")   # no wraparound test
+        fill.append(f"    for j in range(u{c}, {n}):")
+        fill.append(f"        acc{c}[j] = {src}")
+    stores = [f"t{c}_{m}[t] = {y.name}" for c, (_, _, sinks) in enumerate(chains)
+              for m, (y, _) in enumerate(sinks)]
+
+    def nest(lines):
+        return (init + [f"    for lo in range(0, {length}, {BLOCK}):",
+                        f"        hi = min(lo + {BLOCK}, {length})",
+                        "        for t in range(hi - lo):",
+                        "            i0 = lo + t"]
+                + ["            " + b for b in lines + stores] + inner + fill)
+    args = bases + accs
+    return nest, [a for a, _ in args], [v for _, v in args]
 
 
 def _number(v):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import primitives
+from .banded import banded
 from .program import Const, Eqn, Program, Var
 
 
@@ -31,9 +32,9 @@ def _alias(e):
     if len(ins) != 2:
         return None
     x, y = ins
-    if name in ("multiply",) and _is_const(y, 1) and _same_type(x, out):
+    if name in ("multiply", "safe_multiply") and _is_const(y, 1) and _same_type(x, out):
         return x
-    if name in ("multiply",) and _is_const(x, 1) and _same_type(y, out):
+    if name in ("multiply", "safe_multiply") and _is_const(x, 1) and _same_type(y, out):
         return y
     if name in ("add",) and _is_const(y, 0) and _same_type(x, out):
         return x
@@ -44,6 +45,35 @@ def _alias(e):
     if name in ("divide", "power") and _is_const(y, 1) and _same_type(x, out):
         return x
     return None
+
+
+_BINARY = {"add", "subtract", "multiply", "divide", "safe_multiply", "power", "maximum", "minimum"}
+
+
+def _uniform_operands(e):
+    """Constant float64 arrays holding one value, in a binary elementwise equation whose other
+    operand has the output's shape, become that number (kernels then read no memory for
+    them); a strong-zero product with a nonzero finite number is a plain product."""
+    if e.prim.name not in _BINARY or len(e.invars) != 2 or e.outvars[0].dtype != np.float64:
+        return e
+    out = e.outvars[0]
+    ins = list(e.invars)
+    for k in (0, 1):
+        a, other = ins[k], ins[1 - k]
+        v = a.value if isinstance(a, Const) else None
+        if (isinstance(v, np.ndarray) and v.dtype == np.float64 and v.size > 1 and any(v.strides)
+                and isinstance(other, Var) and other.shape == out.shape and other.dtype == out.dtype
+                and (v == v.flat[0]).all()):
+            ins[k] = Const(float(v.flat[0]))
+    prim = e.prim
+    if prim.name == "safe_multiply":
+        for a in ins:
+            c = a.value if isinstance(a, Const) else None
+            if isinstance(c, float) and c != 0 and np.isfinite(c):
+                prim = primitives["multiply"]
+    if prim is e.prim and all(a is b for a, b in zip(ins, e.invars)):
+        return e
+    return Eqn(prim, ins, e.outvars, e.params)
 
 
 def _key(a):
@@ -181,6 +211,7 @@ def optimize(prog):
     seen, eqns, defs = {}, [], {}
     for e in prog.eqns:
         e.invars = [sub(a) for a in e.invars]
+        e = _uniform_operands(e)
         alias = _alias(e)
         if alias is not None:
             rename[e.outvars[0].id] = alias
@@ -207,6 +238,7 @@ def optimize(prog):
     outvars = [sub(v) for v in prog.outvars]
     eqns = _scatter_into_sums(eqns, outvars, prog.guards)
     eqns = _diagonal_products(eqns)
+    eqns = banded(eqns, prog.invars, outvars, prog.guards)
     guards = prog.guards
     for g in guards:
         g.var = sub(g.var)

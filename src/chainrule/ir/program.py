@@ -101,5 +101,6 @@ def _short(v):
     if isinstance(v, tuple):
         return "(" + ",".join(_short(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     if isinstance(v, slice):
-        return ":".join("" if s is None else str(s) for s in (v.start, v.stop, v.step)).rstrip(":") or ":"
+        text = ":".join("" if s is None else str(s) for s in (v.start, v.stop))
+        return text if v.step is None else f"{text}:{v.step}"
     return repr(v) if not isinstance(v, np.dtype) else str(v)
