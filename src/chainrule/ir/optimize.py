@@ -51,22 +51,21 @@ _BINARY = {"add", "subtract", "multiply", "divide", "safe_multiply", "power", "m
 
 
 def _uniform_operands(e):
-    """Constant float64 arrays holding one value, in a binary elementwise equation whose other
-    operand has the output's shape, become that number (kernels then read no memory for
-    them); a strong-zero product with a nonzero finite number is a plain product."""
-    if e.prim.name not in _BINARY or len(e.invars) != 2 or e.outvars[0].dtype != np.float64:
+    """Constant float64 arrays holding one value, in an elementwise equation whose output shape
+    another operand already has, become that number (kernels then read no memory for them);
+    a strong-zero product with a nonzero finite number is a plain product."""
+    name, out = e.prim.name, e.outvars[0]
+    if name not in _BINARY and name != "select" or out.dtype != np.float64:
         return e
-    out = e.outvars[0]
     ins = list(e.invars)
-    for k in (0, 1):
-        a, other = ins[k], ins[1 - k]
+    for k, a in enumerate(ins):
         v = a.value if isinstance(a, Const) else None
         if (isinstance(v, np.ndarray) and v.dtype == np.float64 and v.size > 1 and any(v.strides)
-                and isinstance(other, Var) and other.shape == out.shape and other.dtype == out.dtype
+                and any(isinstance(b, Var) and b.shape == out.shape for b in ins)
                 and (v == v.flat[0]).all()):
             ins[k] = Const(float(v.flat[0]))
     prim = e.prim
-    if prim.name == "safe_multiply":
+    if name == "safe_multiply":
         for a in ins:
             c = a.value if isinstance(a, Const) else None
             if isinstance(c, float) and c != 0 and np.isfinite(c):
@@ -74,6 +73,75 @@ def _uniform_operands(e):
     if prim is e.prim and all(a is b for a, b in zip(ins, e.invars)):
         return e
     return Eqn(prim, ins, e.outvars, e.params)
+
+
+def _number(a):
+    """The float a scalar constant operand holds, else None."""
+    v = a.value if isinstance(a, Const) else None
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v[()]
+    if isinstance(v, (float, np.floating)) or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)):
+        return float(v)
+    return None
+
+
+def _power_of_two(c):
+    return c != 0 and np.isfinite(c) and np.frexp(abs(c))[0] == 0.5
+
+
+def _fold_signs(e, defs):
+    """Exact rewrites that drop negations and repeated scalings (derivative programs are full
+    of them): -(-a) = a, c*(-a) = (-c)*a, -(c*a) = (-c)*a, a + (-b) = a - b, a - (-b) = a + b,
+    (-a)*(-b) = a*b, and c1*(c2*a) = (c1 c2)*a when c1 or c2 is a power of two."""
+    name, ins, out = e.prim.name, e.invars, e.outvars[0]
+    if out.dtype.kind != "f" or name not in ("neg", "multiply", "add", "subtract"):
+        return e
+
+    def inner(a, *names):
+        d = defs.get(a.id) if isinstance(a, Var) else None
+        return d if d is not None and d.prim.name in names and len(d.outvars) == 1 else None
+
+    def scaled(d):                     # d = c * a with a scalar constant c: (c, a)
+        if d is None or d.prim.name != "multiply":
+            return None
+        for k in (0, 1):
+            c = _number(d.invars[k])
+            if c is not None and isinstance(d.invars[1 - k], Var) and d.invars[1 - k].shape == d.outvars[0].shape:
+                return c, d.invars[1 - k]
+        return None
+    P = primitives
+    if name == "neg":
+        d = inner(ins[0], "neg", "multiply")
+        if d is not None and d.prim.name == "neg" and _same_type(d.invars[0], out):
+            return d.invars[0]
+        cs = scaled(d)
+        if cs is not None:
+            return Eqn(P["multiply"], [Const(-cs[0]), cs[1]], e.outvars, {})
+        return e
+    x, y = ins
+    if name == "multiply":
+        for c_op, a in ((x, y), (y, x)):
+            c = _number(c_op)
+            if c is None or not (isinstance(a, Var) and a.shape == out.shape):
+                continue
+            d = inner(a, "neg", "multiply")
+            if d is not None and d.prim.name == "neg" and _same_type(d.invars[0], out):
+                return Eqn(P["multiply"], [Const(-c), d.invars[0]], e.outvars, {})
+            cs = scaled(d)
+            if cs is not None and (_power_of_two(c) or _power_of_two(cs[0])):
+                return Eqn(P["multiply"], [Const(c * cs[0]), cs[1]], e.outvars, {})
+            return e
+        dx, dy = inner(x, "neg"), inner(y, "neg")
+        if dx is not None and dy is not None:
+            return Eqn(P["multiply"], [dx.invars[0], dy.invars[0]], e.outvars, {})
+        return e
+    dy = inner(y, "neg")
+    if dy is not None:                 # a + (-b) = a - b; a - (-b) = a + b
+        return Eqn(P["subtract" if name == "add" else "add"], [x, dy.invars[0]], e.outvars, {})
+    dx = inner(x, "neg")
+    if name == "add" and dx is not None:
+        return Eqn(P["subtract"], [y, dx.invars[0]], e.outvars, {})
+    return e
 
 
 def _key(a):
@@ -212,6 +280,11 @@ def optimize(prog):
     for e in prog.eqns:
         e.invars = [sub(a) for a in e.invars]
         e = _uniform_operands(e)
+        folded = _fold_signs(e, defs)
+        if isinstance(folded, Var):
+            rename[e.outvars[0].id] = folded
+            continue
+        e = folded
         alias = _alias(e)
         if alias is not None:
             rename[e.outvars[0].id] = alias
