@@ -72,7 +72,8 @@ def test_scatters_fuse_into_the_kernel(n):
     np.testing.assert_allclose(h(x, v), want, rtol=1e-12, atol=1e-9)
     src = h.source(x, v)
     assert "index_add" not in src and "+=" not in src    # every scatter went into the kernel
-    assert "acc0[lo + t + 1] +=" in next(s for s, _ in native._kernels if "acc0" in s)
+    kernel = next(s for s, _ in native._kernels if "acc0" in s)
+    assert "acc0[lo + 0 + t] = " in kernel      # each accumulator element written once
 
 
 def test_fused_scatters_with_a_base_wide_offsets_and_outputs_used_twice():
@@ -113,3 +114,30 @@ def test_plain_product_fast_path_reruns_exactly_on_nan():
     h = cr.jit(cr.hessian(lambda t: cnp.sum(t * cnp.log(t))))
     y = np.full(4, 0.5)
     np.testing.assert_allclose(h(y), np.diag(1 / y), rtol=1e-14)
+
+
+@pytest.mark.parametrize("n", [native.MIN_SIZE + 7, 50 * native.BLOCK - 1, 50 * native.BLOCK - 4])
+def test_fused_gathers_with_margins_a_base_and_sums(n):
+    if not native.available():
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(n)
+    x, k = rng.normal(size=n), rng.normal(size=n + 8)
+
+    def f(x, k):
+        y = cnp.tanh(x) * x
+        z = cnp.exp(-x * x)
+
+        def pad(a, lo, hi):        # a scatter into zeros: how slicing's transpose looks
+            return cnp.at(np.zeros(n + lo + hi))[lo:lo + n].add(a)
+        acc = cnp.cos(k) + pad(y, 3, 5) + pad(z, 4, 4) + pad(y * z, 5, 3)
+        other = pad(z, 1, 7) * 2.0 - pad(y, 0, 8)                      # a second accumulator
+        return acc, other, cnp.sum(y * z)                                # and a full sum
+    y, z = np.tanh(x) * x, np.exp(-x * x)
+    pad = lambda a, lo, hi: np.r_[np.zeros(lo), a, np.zeros(hi)]        # noqa: E731
+    want = (np.cos(k) + pad(y, 3, 5) + pad(z, 4, 4) + pad(y * z, 5, 3),
+            pad(z, 1, 7) * 2.0 - pad(y, 0, 8), np.sum(y * z))
+    g = cr.jit(f)
+    for _ in range(2):
+        for got, w in zip(g(x, k), want):
+            np.testing.assert_allclose(got, w, rtol=1e-13, atol=1e-13)
+    assert "index_add" not in g.source(x, k)

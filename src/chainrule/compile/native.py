@@ -415,11 +415,14 @@ def _chains(scatters):
 def _tile(chains, length, ref):
     """(loop nest for a loop body, extra kernel arguments, what the caller passes for them).
 
-    The nest computes values a tile at a time into small buffers, then adds them into
-    each accumulator at their offsets; accumulators are filled from their bases just
-    ahead of the tile's writes, so every element is written while it is in cache."""
-    init, inner, fill = [], [], []
+    Scatters ``acc[a:a + L] += y`` become gathers: the nest computes the body a tile of
+    i at a time, keeping each scattered value y in a small buffer (plus, carried over
+    from the previous tile, the last H = max(a) - min(a) values), then writes every
+    accumulator element of the tile once, as its base plus the values landing on it.
+    Each value is computed once; memory sees the inputs and the accumulators, once."""
+    init, inner, fill, stores, zero = [], [], [], [], []
     bases, accs = [], []
+    hmax = max(max(a for _, a in sinks) - min(a for _, a in sinks) for _, _, sinks in chains)
     for c, (acc, base, sinks) in enumerate(chains):
         accs.append((f"acc{c}", acc.name))
         if isinstance(base, Var):
@@ -428,27 +431,38 @@ def _tile(chains, length, ref):
         else:
             src = "0.0"
         n = acc.shape[0]
-        amax = max(a for _, a in sinks)
-        init.append(f"    u{c} = 0")
-        inner.append(f"        for j in range(u{c}, min({n}, hi + {amax})):")
-        inner.append(f"            acc{c}[j] = {src}")
-        inner.append(f"        u{c} = max(u{c}, min({n}, hi + {amax}))")
+        amin, amax = min(a for _, a in sinks), max(a for _, a in sinks)
+        h = amax - amin
+        terms = [src] if src != "0.0" else []
         for m, (y, a) in enumerate(sinks):
             t = f"t{c}_{m}"
-            init.append(f"    {t} = _np.empty({BLOCK})")
-            inner.append("        for t in range(hi - lo):")     # indices provably >= 0:
-            inner.append(f"            acc{c}[lo + t + {a}] += {t}[t]")   # no wraparound test
-        fill.append(f"    for j in range(u{c}, {n}):")
-        fill.append(f"        acc{c}[j] = {src}")
-    stores = [f"t{c}_{m}[t] = {y.name}" for c, (_, _, sinks) in enumerate(chains)
-              for m, (y, _) in enumerate(sinks)]
+            init.append(f"    {t} = _np.zeros({BLOCK + h})")
+            if h:
+                inner.append(f"            for k in range({h}):")
+                inner.append(f"                {t}[k] = {t}[{BLOCK} + k]")
+            stores.append(f"{t}[{h} + t] = {y.name}")
+            zero.append(f"{t}[{h} + t] = 0.0")
+            terms.append(f"{t}[t + {h + amin - a}]")
+        total = " + ".join(terms).replace("b{c}[j]".format(c=c), f"b{c}[lo + {amin} + t]")
+        inner_write = [f"        for t in range(min(hi, {length + h}) - lo):",
+                       f"            acc{c}[lo + {amin} + t] = {total}"]
+        inner.append(("write", inner_write))
+        for lo_, hi_ in ((0, amin), (length + amax, n)):      # where no value lands
+            if hi_ > lo_:
+                fill += [f"    for j in range({lo_}, {hi_}):", f"        acc{c}[j] = {src}"]
+    carries = [x for x in inner if isinstance(x, str)]
+    carries = ["        if lo > 0:"] + carries if carries else []
+    writes = [line for x in inner if not isinstance(x, str) for line in x[1]]
 
     def nest(lines):
-        return (init + [f"    for lo in range(0, {length}, {BLOCK}):",
-                        f"        hi = min(lo + {BLOCK}, {length})",
-                        "        for t in range(hi - lo):",
-                        "            i0 = lo + t"]
-                + ["            " + b for b in lines + stores] + inner + fill)
+        return (init + [f"    for lo in range(0, {length + hmax}, {BLOCK}):",
+                        f"        hi = min(lo + {BLOCK}, {length + hmax})"]
+                + carries
+                + [f"        for t in range(min(hi, {length}) - lo):", "            i0 = lo + t"]
+                + ["            " + b for b in lines + stores]
+                + [f"        for t in range(max(0, min(hi, {length}) - lo), hi - lo):"]
+                + ["            " + z for z in zero]
+                + writes + fill)
     args = bases + accs
     return nest, [a for a, _ in args], [v for _, v in args]
 
