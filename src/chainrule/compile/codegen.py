@@ -58,6 +58,14 @@ def _impl_call(p):
     return emit
 
 
+def _emit_getitem(args, ctx, idx):
+    """x[idx] written out for an array variable (a plain subscript, no function call)."""
+    x = ctx.invars[0] if ctx.invars else None
+    if isinstance(x, Var) and x.shape != () and not x.pyscalar and x.dtype.kind in "fcbiu":
+        return f"{args[0]}[{ctx.const(idx)}]"
+    return _impl_call(primitives["getitem"])(args, ctx, idx=idx)
+
+
 def _unary(npname, mathname=None):
     def emit(args, ctx, **params):
         if ctx.scalar and mathname:
@@ -139,6 +147,7 @@ def _default_emitters():
         f"(({args[0]} == 0.0) | ({args[1]} == 0.0)) else {args[0]} * {args[1]})"
         if ctx.scalar else _impl_call(primitives["safe_multiply"])(args, ctx))
     table["reduce_sum"] = _emit_sum
+    table["getitem"] = _emit_getitem
     table["reshape"] = lambda args, ctx, shape: f"_np.reshape({args[0]}, {shape!r})"
     table["transpose"] = lambda args, ctx, axes: f"_np.transpose({args[0]}, {axes!r})"
     table["broadcast_to"] = lambda args, ctx, shape: f"_np.broadcast_to({args[0]}, {shape!r})"

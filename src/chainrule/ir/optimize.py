@@ -268,16 +268,16 @@ def _diagonal_products(eqns):
     return out
 
 
-def optimize(prog):
-    """Simplify trivial algebra, merge common subexpressions, drop dead code."""
+def _simplify(eqns, outvars, guards):
+    """One forward pass of local rewrites and CSE; returns (eqns, outvars), guards renamed."""
     rename = {}
 
     def sub(a):
         while isinstance(a, Var) and a.id in rename:
             a = rename[a.id]
         return a
-    seen, eqns, defs = {}, [], {}
-    for e in prog.eqns:
+    seen, out, defs = {}, [], {}
+    for e in eqns:
         e.invars = [sub(a) for a in e.invars]
         e = _uniform_operands(e)
         folded = _fold_signs(e, defs)
@@ -307,14 +307,22 @@ def optimize(prog):
                     rename[o.id] = p
                 continue
             seen[key] = e
-        eqns.append(e)
-    outvars = [sub(v) for v in prog.outvars]
-    eqns = _scatter_into_sums(eqns, outvars, prog.guards)
-    eqns = _diagonal_products(eqns)
-    eqns = banded(eqns, prog.invars, outvars, prog.guards)
-    guards = prog.guards
+        out.append(e)
     for g in guards:
         g.var = sub(g.var)
+    return out, [sub(v) for v in outvars]
+
+
+def optimize(prog):
+    """Simplify trivial algebra, merge common subexpressions, keep banded matrices as their
+    diagonals, drop dead code."""
+    guards = prog.guards
+    eqns, outvars = _simplify(prog.eqns, prog.outvars, guards)
+    eqns = _scatter_into_sums(eqns, outvars, guards)
+    eqns = _diagonal_products(eqns)
+    rewritten = banded(eqns, prog.invars, outvars, guards)
+    if rewritten is not eqns:                  # the diagonals' arithmetic simplifies too
+        eqns, outvars = _simplify(rewritten, outvars, guards)
     # dead code: keep what outputs and guards need
     live = {v.id for v in outvars if isinstance(v, Var)} | {g.var.id for g in guards}
     kept = []
