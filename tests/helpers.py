@@ -169,3 +169,32 @@ def w2_prime(x):
 
 def w2_second(x):
     return 2 * 3.375 ** 2 if x < 0 else 2.0
+
+
+# ------------------------------------------------- Rosenbrock (W7) ---
+
+def rosen(x):
+    """sum(100 (x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2), in chainrule.numpy."""
+    import chainrule.numpy as cnp
+    return cnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosen_bands(x):
+    """(diagonal, off-diagonal) of the Rosenbrock Hessian, closed form."""
+    d = np.zeros_like(x)
+    d[:-1] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
+    d[1:] += 200
+    return d, -400 * x[:-1]
+
+
+def rosen_hessian(x):
+    d, o = rosen_bands(x)
+    return np.diag(d) + np.diag(o, 1) + np.diag(o, -1)
+
+
+def rosen_hvp(x, v):
+    d, o = rosen_bands(x)
+    hv = d * v
+    hv[:-1] += o * v[1:]
+    hv[1:] += o * v[:-1]
+    return hv

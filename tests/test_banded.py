@@ -11,19 +11,7 @@ import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule.ir import banded
 
-
-def rosen(x):
-    return cnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-
-
-def rosen_hessian(x):
-    n = len(x)
-    H = np.zeros((n, n))
-    i = np.arange(n - 1)
-    H[i, i] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
-    H[i + 1, i + 1] += 200
-    H[i, i + 1] = H[i + 1, i] = -400 * x[:-1]
-    return H
+from helpers import rosen, rosen_hessian
 
 
 def two_d_eqns(prog):

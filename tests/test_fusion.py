@@ -7,6 +7,8 @@ import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule.compile import native
 
+from helpers import rosen, rosen_hvp
+
 
 def names(prog):
     return [e.prim.name for e in prog.eqns]
@@ -45,19 +47,6 @@ def test_uniform_constant_arrays_become_numbers_and_strong_zero_survives():
     arrays = [a.value for e in prog.eqns for a in e.invars
               if isinstance(getattr(a, "value", None), np.ndarray) and a.value.size == 300]
     assert not any(np.all(v == 2.5) for v in arrays)       # the 2.5s are a number now
-
-
-def rosen(x):
-    return cnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-
-
-def rosen_hvp(x, v):
-    hv = (1200 * x ** 2 - 400 * np.r_[x[1:], 0] + 2) * v
-    hv[-1] = 0
-    hv[1:] += 200 * v[1:]
-    hv[:-1] += -400 * x[:-1] * v[1:]
-    hv[1:] += -400 * x[:-1] * v[:-1]
-    return hv
 
 
 @pytest.mark.parametrize("n", [native.MIN_SIZE + 1, 3 * native.BLOCK * 17 + 5])

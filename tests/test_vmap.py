@@ -19,6 +19,8 @@ from chainrule.interpreters.batching import (
     color_columns)
 from chainrule.ops import batch_rules as br
 
+from helpers import rosen_bands, rosen_hessian
+
 for _mod in ("chainrule.numpy.linalg", "chainrule.scipy.special", "chainrule.ops.decompositions",
              "chainrule.ops.special"):
     try:
@@ -649,12 +651,7 @@ def _rosen(x):
     return cnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
-def _rosen_hessian(x):
-    d = np.zeros_like(x)
-    d[:-1] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
-    d[1:] += 200
-    o = -400 * x[:-1]
-    return np.diag(d) + np.diag(o, 1) + np.diag(o, -1)
+_rosen_hessian = rosen_hessian
 
 
 def test_batched_hessian_and_sparse_hessian():
@@ -725,9 +722,7 @@ def test_sparse_hessian_scipy_pattern_and_reused_colors():
     pattern = sp.diags([np.ones(n - 1), np.ones(n), np.ones(n - 1)], [-1, 0, 1])
     H, colors = sparse_hessian(_rosen, x, pattern, output="scipy", return_colors=True)
     assert colors.max() + 1 == 3
-    d = np.zeros(n)
-    d[:-1] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
-    d[1:] += 200
+    d, _ = rosen_bands(x)
     np.testing.assert_allclose(H.diagonal(), d, rtol=1e-12)
     np.testing.assert_allclose(H.diagonal(1), -400 * x[:-1], rtol=1e-12)
     np.testing.assert_allclose(H.diagonal(-1), -400 * x[:-1], rtol=1e-12)

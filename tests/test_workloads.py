@@ -10,7 +10,7 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 
-from helpers import check_jvp_vjp
+from helpers import check_jvp_vjp, rosen_hessian, rosen_hvp
 
 
 # ------------------------------------------------------------ W1 ---
@@ -160,24 +160,7 @@ def rosen_grad_exact(x):
     return g
 
 
-def rosen_hess_exact(x):
-    n = len(x)
-    H = np.zeros((n, n))
-    d = np.zeros(n)
-    d[:-1] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
-    d[1:] += 200
-    H[np.arange(n), np.arange(n)] = d
-    off = -400 * x[:-1]
-    H[np.arange(n - 1), np.arange(1, n)] = off
-    H[np.arange(1, n), np.arange(n - 1)] = off
-    return H
-
-
-def rosen_hvp_exact(x, v):
-    hv = np.zeros_like(x)
-    hv[:-1] += (1200 * x[:-1] ** 2 - 400 * x[1:] + 2) * v[:-1] - 400 * x[:-1] * v[1:]
-    hv[1:] += 200 * v[1:] - 400 * x[:-1] * v[:-1]
-    return hv
+rosen_hess_exact, rosen_hvp_exact = rosen_hessian, rosen_hvp
 
 
 def test_w7_rosenbrock_hessian_n100():
