@@ -61,7 +61,7 @@ def _impl_call(p):
 def _emit_getitem(args, ctx, idx):
     """x[idx] written out for an array variable (a plain subscript, no function call)."""
     x = ctx.invars[0] if ctx.invars else None
-    if isinstance(x, Var) and x.shape != () and not x.pyscalar and x.dtype.kind in "fcbiu":
+    if isinstance(x, Var) and x.shape != () and not x.pyscalar:
         return f"{args[0]}[{ctx.const(idx)}]"
     return _impl_call(primitives["getitem"])(args, ctx, idx=idx)
 

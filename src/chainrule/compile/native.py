@@ -420,39 +420,32 @@ def _tile(chains, length, ref):
     from the previous tile, the last H = max(a) - min(a) values), then writes every
     accumulator element of the tile once, as its base plus the values landing on it.
     Each value is computed once; memory sees the inputs and the accumulators, once."""
-    init, inner, fill, stores, zero = [], [], [], [], []
+    init, carries, writes, fill, stores, zero = [], [], [], [], [], []
     bases, accs = [], []
     hmax = max(max(a for _, a in sinks) - min(a for _, a in sinks) for _, _, sinks in chains)
     for c, (acc, base, sinks) in enumerate(chains):
         accs.append((f"acc{c}", acc.name))
         if isinstance(base, Var):
             bases.append((f"b{c}", ref(base)))
-            src = f"b{c}[j]"
-        else:
-            src = "0.0"
-        n = acc.shape[0]
         amin, amax = min(a for _, a in sinks), max(a for _, a in sinks)
         h = amax - amin
-        terms = [src] if src != "0.0" else []
+        terms = [f"b{c}[lo + {amin} + t]"] if isinstance(base, Var) else []
         for m, (y, a) in enumerate(sinks):
             t = f"t{c}_{m}"
             init.append(f"    {t} = _np.zeros({BLOCK + h})")
             if h:
-                inner.append(f"            for k in range({h}):")
-                inner.append(f"                {t}[k] = {t}[{BLOCK} + k]")
+                carries += [f"            for k in range({h}):", f"                {t}[k] = {t}[{BLOCK} + k]"]
             stores.append(f"{t}[{h} + t] = {y.name}")
             zero.append(f"{t}[{h} + t] = 0.0")
             terms.append(f"{t}[t + {h + amin - a}]")
-        total = " + ".join(terms).replace("b{c}[j]".format(c=c), f"b{c}[lo + {amin} + t]")
-        inner_write = [f"        for t in range(min(hi, {length + h}) - lo):",
-                       f"            acc{c}[lo + {amin} + t] = {total}"]
-        inner.append(("write", inner_write))
-        for lo_, hi_ in ((0, amin), (length + amax, n)):      # where no value lands
+        writes += [f"        for t in range(min(hi, {length + h}) - lo):",
+                   f"            acc{c}[lo + {amin} + t] = {' + '.join(terms)}"]
+        empty = f"b{c}[j]" if isinstance(base, Var) else "0.0"
+        for lo_, hi_ in ((0, amin), (length + amax, acc.shape[0])):     # where no value lands
             if hi_ > lo_:
-                fill += [f"    for j in range({lo_}, {hi_}):", f"        acc{c}[j] = {src}"]
-    carries = [x for x in inner if isinstance(x, str)]
-    carries = ["        if lo > 0:"] + carries if carries else []
-    writes = [line for x in inner if not isinstance(x, str) for line in x[1]]
+                fill += [f"    for j in range({lo_}, {hi_}):", f"        acc{c}[j] = {empty}"]
+    if carries:
+        carries.insert(0, "        if lo > 0:")
 
     def nest(lines):
         return (init + [f"    for lo in range(0, {length + hmax}, {BLOCK}):",

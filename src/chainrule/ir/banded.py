@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import primitives
-from .program import Const, Eqn, Var
+from .program import Const, Eqn, Var, const_number
 
 MAX_DIAGONALS = 8       # more than this and the dense form is the better one
 MIN_SIZE = 64           # smaller matrices gain nothing
@@ -58,21 +58,7 @@ def _shape(a):
 
 def _scalarish(a):
     """A diagonal that is one value all along (a scalar constant or a 0-d variable)?"""
-    return _scalar(a) is not None if isinstance(a, Const) else a.shape == ()
-
-
-def _scalar(a):
-    """The number a constant operand holds everywhere, else None."""
-    if not isinstance(a, Const):
-        return None
-    v = a.value
-    if isinstance(v, np.ndarray):
-        if v.size == 0 or (v.size > 1 and any(v.strides)):
-            return None
-        v = v.flat[0]
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-        return None
-    return float(v)
+    return const_number(a) is not None if isinstance(a, Const) else a.shape == ()
 
 
 class _Rewriter:
@@ -91,16 +77,16 @@ class _Rewriter:
         self.out.append(Eqn(primitives[name], list(ins), [o], params))
         return o
 
-    def unary(self, name, d, dtype, length):
-        s = _scalar(d)
+    def negate(self, d, dtype, length):
+        s = const_number(d)
         if s is not None:
-            return Const(float(-s)) if name == "neg" else None
+            return Const(-s)
         if isinstance(d, Const):
             return Const(-np.asarray(d.value))
-        return self.emit(name, [d], (length,), dtype)
+        return self.emit("neg", [d], (length,), dtype)
 
     def binary(self, name, a, b, dtype, length):
-        sa, sb = _scalar(a), _scalar(b)
+        sa, sb = const_number(a), const_number(b)
         if name in ("multiply", "safe_multiply"):
             if sa == 1.0:
                 return b
@@ -126,7 +112,7 @@ class _Rewriter:
         if not _scalarish(d):
             return d
         if isinstance(d, Const):
-            return Const(np.full(n, _scalar(d), dt))
+            return Const(np.full(n, const_number(d), dt))
         return self.binary("add", Const(np.zeros(n, dt)), d, dt, n)
 
     def slice_vec(self, d, start, stop, length_before):
@@ -184,7 +170,7 @@ class _Rewriter:
         r, c = o.shape[axes[0]], o.shape[axes[1]]
         dt = o.dtype
         if name == "neg" and bands[0] is not None:
-            return Band(o.shape, axes, {k: self.unary("neg", d, dt, _span(k, r, c)[1])
+            return Band(o.shape, axes, {k: self.negate(d, dt, _span(k, r, c)[1])
                                         for k, d in bands[0].diags.items()})
         if name in ("multiply", "safe_multiply") and len(ins) == 2:
             (a, b), (ba, bb) = ins, bands
@@ -218,7 +204,7 @@ class _Rewriter:
                 diags[k] = self.emit("select", [cond, vx, vy], (n,), dt)
             return Band(o.shape, axes, diags)
         if name == "divide" and bands[0] is not None and bands[1] is None:
-            s = _scalar(ins[1])
+            s = const_number(ins[1])
             if s is None or s == 0 or bands[0].shape != o.shape:
                 return None
             return Band(o.shape, axes, {k: self.binary("divide", d, Const(s), dt, _span(k, r, c)[1])
@@ -233,7 +219,7 @@ class _Rewriter:
                 if k in diags:
                     diags[k] = self.binary(name, diags[k], d, dt, n)
                 else:
-                    diags[k] = d if name == "add" else self.unary("neg", d, dt, n)
+                    diags[k] = d if name == "add" else self.negate(d, dt, n)
             return Band(o.shape, axes, diags)
         if name == "reshape" and bands[0] is not None:
             b = bands[0]
@@ -272,7 +258,7 @@ class _Rewriter:
         def values(k):
             i0, n = _span(k, r, c)
             if not rows and not cols:
-                return Const(_scalar(x)) if isinstance(x, Const) else self.part(x, (), 0, 0, 1)
+                return Const(const_number(x)) if isinstance(x, Const) else self.part(x, (), 0, 0, 1)
             if cols and not rows:
                 return self.part(x, (c,), i0 + k, i0 + k + n, 1)
             if rows and not cols:
@@ -356,8 +342,8 @@ class _Rewriter:
             if start == 0 and ny == n:
                 diags[k] = d if cur is None else self.binary("add", cur, d, dt, n)
                 continue
-            if cur is None or isinstance(cur, Const) and _scalar(cur) is not None:
-                src = Const(np.broadcast_to(np.asarray(0.0 if cur is None else _scalar(cur), dt), (n,)))
+            if cur is None or isinstance(cur, Const) and const_number(cur) is not None:
+                src = Const(np.broadcast_to(np.asarray(0.0 if cur is None else const_number(cur), dt), (n,)))
             else:
                 src = self.widen(cur, n, dt)
             if isinstance(d, Const) and isinstance(src, Const):

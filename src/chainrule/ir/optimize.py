@@ -9,17 +9,12 @@ import numpy as np
 
 from ..core import primitives
 from .banded import banded
-from .program import Const, Eqn, Program, Var
+from .program import Const, Eqn, Program, Var, const_number
 
 
 def _is_const(a, value):
     """Is `a` a constant equal to `value` everywhere (a number or a broadcast view of one)?"""
-    if not isinstance(a, Const):
-        return False
-    v = a.value
-    if isinstance(v, np.ndarray) and v.size and all(st == 0 for st in v.strides):
-        v = v.flat[0]                  # e.g. the seed 1.0 broadcast back through a sum
-    return isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) and v == value
+    return const_number(a) == value
 
 
 def _same_type(a, out):
@@ -75,16 +70,6 @@ def _uniform_operands(e):
     return Eqn(prim, ins, e.outvars, e.params)
 
 
-def _number(a):
-    """The float a scalar constant operand holds, else None."""
-    v = a.value if isinstance(a, Const) else None
-    if isinstance(v, np.ndarray) and v.ndim == 0:
-        v = v[()]
-    if isinstance(v, (float, np.floating)) or (isinstance(v, (int, np.integer)) and not isinstance(v, bool)):
-        return float(v)
-    return None
-
-
 def _power_of_two(c):
     return c != 0 and np.isfinite(c) and np.frexp(abs(c))[0] == 0.5
 
@@ -105,7 +90,7 @@ def _fold_signs(e, defs):
         if d is None or d.prim.name != "multiply":
             return None
         for k in (0, 1):
-            c = _number(d.invars[k])
+            c = const_number(d.invars[k])
             if c is not None and isinstance(d.invars[1 - k], Var) and d.invars[1 - k].shape == d.outvars[0].shape:
                 return c, d.invars[1 - k]
         return None
@@ -121,7 +106,7 @@ def _fold_signs(e, defs):
     x, y = ins
     if name == "multiply":
         for c_op, a in ((x, y), (y, x)):
-            c = _number(c_op)
+            c = const_number(c_op)
             if c is None or not (isinstance(a, Var) and a.shape == out.shape):
                 continue
             d = inner(a, "neg", "multiply")

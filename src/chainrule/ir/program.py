@@ -39,6 +39,21 @@ class Const:
         return f"const{np.shape(v)}"
 
 
+def const_number(a):
+    """The float a constant operand holds everywhere (a number, a 0-d array or a broadcast
+    view of one value), else None.  Booleans are not numbers here."""
+    if not isinstance(a, Const):
+        return None
+    v = a.value
+    if isinstance(v, np.ndarray):
+        if v.size == 0 or (v.size > 1 and any(v.strides)):
+            return None
+        v = v.flat[0]
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return None
+    return float(v)
+
+
 class Eqn:
     """``outvars = prim(*invars, **params)``; invars are Vars or Consts."""
 
