@@ -19,7 +19,7 @@ from chainrule.interpreters.batching import (
     color_columns)
 from chainrule.ops import batch_rules as br
 
-from helpers import rosen_bands, rosen_hessian
+from helpers import rosen_bands, rosen_hessian, w2 as w2_f
 
 for _mod in ("chainrule.numpy.linalg", "chainrule.scipy.special", "chainrule.ops.decompositions",
              "chainrule.ops.special"):
@@ -526,14 +526,6 @@ def test_checkpoint_under_vmap():
 
 
 # --------------------------------------------------------- control flow ---
-
-def w2_f(x):
-    if x < 0:
-        for i in range(3):
-            x = x * 1.5 + 0.1 * i
-        return x ** 2
-    return sum(x ** i + i for i in range(3))
-
 
 def test_w2_python_if_under_vmap_of_grad():
     xs = np.linspace(-5, 5, 100)

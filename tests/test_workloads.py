@@ -10,7 +10,7 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 
-from helpers import check_jvp_vjp, rosen_hessian, rosen_hvp
+from helpers import check_jvp_vjp, rosen_hessian, rosen_hvp, w2
 
 
 # ------------------------------------------------------------ W1 ---
@@ -48,14 +48,6 @@ def test_w1_second_derivative():
 
 
 # ------------------------------------------------------------ W2 ---
-
-def w2(x):
-    if x < 0:
-        for i in range(3):
-            x = x * 1.5 + 0.1 * i
-        return x ** 2
-    return sum(x ** i + i for i in range(3))
-
 
 def test_w2_loop_of_grad():
     xs = np.linspace(-5, 5, 100)
