@@ -8,7 +8,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.numpy as cnp
-from chainrule.core import current_depth
+from chainrule.core import TracerConversionError, current_depth
 
 
 @pytest.fixture(autouse=True)
@@ -273,10 +273,12 @@ def test_conversion_to_plain_array_is_refused():
         cr.jvp(lambda x: np.array(x) * 2.0, (np.ones(3),), (np.ones(3),))
 
 
-def test_python_float_of_tracer_is_concrete_value():
-    # float() is allowed for control flow; it gives the value, and its derivative is not tracked
+def test_python_float_of_tracer_raises_but_stop_gradient_gives_the_value():
+    # float() would drop the derivative (issue 12); float(stop_gradient(x)) is the constant
+    with pytest.raises(TracerConversionError, match="stop_gradient"):
+        cr.grad(lambda x: (float(x), x * 2.0)[1])(1.5)
     vals = []
-    g = cr.grad(lambda x: (vals.append(float(x)), x * 2.0)[1])(1.5)
+    g = cr.grad(lambda x: (vals.append(float(cr.stop_gradient(x))), x * 2.0)[1])(1.5)
     assert vals == [1.5] and g == pytest.approx(2.0)
 
 
@@ -299,3 +301,184 @@ def test_error_messages_for_custom_rule_misuse():
     with pytest.raises(TypeError, match="tuple"):
         cr.grad(g)(1.0)
     assert math.isclose(cr.grad(lambda x: x * 2.0)(1.0), 2.0)
+
+
+# ------------------------------------------- issue 12: errors that say what to do ---
+
+def test_argnums_naming_an_argument_twice_is_refused():
+    for argnums in [(0, 0), (0, -2), (1, 1)]:
+        with pytest.raises(ValueError, match="more than once"):
+            cr.grad(lambda x, y: x * y, argnums=argnums)(1.0, 2.0)
+    with pytest.raises(ValueError, match="more than once"):
+        cr.jacfwd(lambda x: x * 2.0, argnums=(0, 0))(np.ones(2))
+    with pytest.raises(ValueError, match="more than once"):
+        cr.jacrev(lambda x: x * 2.0, argnums=(0, 0))(np.ones(2))
+
+
+@pytest.mark.parametrize("transform", [
+    lambda f: cr.grad(f, has_aux=True)(1.0),
+    lambda f: cr.value_and_grad(f, has_aux=True)(1.0),
+    lambda f: cr.vjp(f, 1.0, has_aux=True),
+    lambda f: cr.jvp(f, (1.0,), (1.0,), has_aux=True),
+    lambda f: cr.jacfwd(f, has_aux=True)(1.0),
+    lambda f: cr.jacrev(f, has_aux=True)(1.0),
+    lambda f: cr.hessian(f, has_aux=True)(1.0),
+])
+def test_has_aux_with_a_vector_output_says_return_a_pair(transform):
+    with pytest.raises(TypeError, match=r"has_aux=True needs the function to return a pair "
+                                        r"\(output, aux\), but it returned a value of shape \(2,\)"):
+        transform(lambda x: x * np.ones(2))
+
+
+def test_tuple_returned_without_has_aux_suggests_has_aux():
+    with pytest.raises(TypeError, match=r"returned a tuple.*has_aux=True"):
+        cr.grad(lambda x: (x ** 2, x))(1.0)
+    with pytest.raises(TypeError, match=r"returned a list.*has_aux=True"):
+        cr.grad(lambda x: [x ** 2])(1.0)
+    g, aux = cr.grad(lambda x: (x ** 2, x), has_aux=True)(3.0)      # the suggested fix works
+    assert g == 6.0 and aux == 3.0
+
+
+def test_item_assignment_on_a_traced_value_suggests_at_set():
+    def f(x):
+        y = x * 1.0
+        y[0] = 3.0
+        return cnp.sum(y)
+    with pytest.raises(TypeError, match=r"y = y\.at\[i\]\.set\(v\)"):
+        cr.grad(f)(np.ones(2))
+    with pytest.raises(TypeError, match=r"immutable.*test_errors\.py:\d+ \(`y\[0\] = 3\.0`\)"):
+        cr.grad(f)(np.ones(2))
+    # the suggested fix works: d/dx sum(x with x[0] := 3) = [0, 1]
+    g = cr.grad(lambda x: cnp.sum(x.at[0].set(3.0)))(np.ones(2))
+    assert g.tolist() == [0.0, 1.0]
+
+
+def test_numpy_array_constructors_on_traced_values_name_the_chainrule_ones():
+    from chainrule.core import TracerConversionError
+    for f in [lambda x: np.sum(np.asarray(x)), lambda x: np.sum(np.array([x[0], x[1]]))]:
+        with pytest.raises(TracerConversionError, match=r"chainrule\.numpy\.asarray\(x\).*"
+                                                        r"chainrule\.numpy\.stack\(\[a, b\]\)"):
+            cr.grad(f)(np.ones(2))
+    # the suggested fixes work
+    assert cr.grad(lambda x: cnp.sum(cnp.asarray(x) ** 2))(np.ones(2)).tolist() == [2.0, 2.0]
+    assert cr.grad(lambda x: cnp.sum(cnp.stack([x[0], 3 * x[1]])))(np.ones(2)).tolist() == [1.0, 3.0]
+
+
+def test_unsupported_scipy_special_ufunc_message_names_chainrule_scipy_special():
+    special = pytest.importorskip("scipy.special")
+    from chainrule.numpy._protocols import _unsupported_ufunc_message as message
+    assert "use chainrule.scipy.special.erf" in message(special.erf, "__call__", {"dtype": None})
+    assert "scipy.special.i0e" in message(special.i0e, "__call__", {})
+    assert "chainrule.scipy.special provides: erf" in message(special.i0e, "__call__", {})
+    assert "numpy.erf" not in message(special.erf, "__call__", {})
+    assert message(np.sin, "reduce", {}).startswith("chainrule does not support numpy.sin.reduce")
+
+
+def test_checkpoint_accepts_keyword_arguments():
+    f = cr.checkpoint(lambda x, y: x * y ** 2)
+    assert cr.grad(f)(1.5, y=2.0) == pytest.approx(4.0)
+    assert cr.grad(lambda x, y: f(x, y=y), argnums=1)(1.5, 2.0) == pytest.approx(6.0)
+    with pytest.raises(TypeError, match=r"checkpoint\(<lambda>\): .*z"):
+        cr.grad(f)(1.5, 2.0, z=2.0)
+
+    def kwonly(x, *, scale):
+        return x * scale
+    with pytest.raises(TypeError, match=r"keyword-only arguments \['scale'\]"):
+        cr.grad(cr.checkpoint(kwonly))(1.5, scale=2.0)
+
+
+def test_clip_method_accepts_numpy_keyword_names():
+    x = np.array([-1.0, 0.5, 2.0])
+    for kw in [dict(min=0.0, max=1.0), dict(a_min=0.0, a_max=1.0), dict(min=0.0, a_max=1.0)]:
+        assert cr.grad(lambda v: cnp.sum(v.clip(**kw)))(x).tolist() == [0.0, 1.0, 0.0]
+    assert cr.grad(lambda v: cnp.sum(v.clip(min=0.0)))(x).tolist() == [0.0, 1.0, 1.0]
+    assert cr.grad(lambda v: cnp.sum(v.clip(0.0, 1.0)))(x).tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(TypeError, match="each bound once"):
+        cr.grad(lambda v: cnp.sum(v.clip(min=0.0, a_min=0.0)))(x)
+
+
+def test_unregistered_dataclass_argument_says_register_it_as_a_pytree():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Params:
+        a: float
+
+    for transform in [lambda f: cr.grad(f)(Params(1.0)), lambda f: cr.vjp(f, Params(1.0)),
+                      lambda f: cr.jvp(f, (Params(1.0),), (Params(1.0),)),
+                      lambda f: cr.jacfwd(f)(Params(1.0))]:
+        with pytest.raises(TypeError, match=r"Params object.*register the dataclass Params as a "
+                                            r"pytree \(chainrule\.tree_util\.register_pytree_node, "
+                                            r"or register_dataclass"):
+            transform(lambda p: p.a ** 2)
+    cr.tree_util.register_dataclass(Params)                         # the suggested fix works
+    assert cr.grad(lambda p: p.a ** 2)(Params(3.0)).a == 6.0
+
+
+# --------------------------- issue 12: custom rules must return matching (co)tangents ---
+
+def _vjp_with_bwd(bwd):
+    @cr.custom_vjp
+    def f(x):
+        return cnp.sum(x ** 2)
+    f.defvjp(lambda x: (f(x), x), bwd)
+    return f
+
+
+@pytest.mark.parametrize("bwd, what", [
+    (lambda x, g: (g * 2.0,), r"shape \(\) and dtype float64, but it must match its primal's shape \(3,\)"),
+    (lambda x, g: ((2 * g * x).astype(np.float32),), r"shape \(3,\) and dtype float32"),
+    (lambda x, g: ((2 * g * x)[:2],), r"shape \(2,\)"),
+    (lambda x, g: (2 * g * x * 1j,), r"shape \(3,\) and dtype complex128"),
+])
+def test_custom_vjp_wrong_cotangent_shape_or_dtype_raises(bwd, what):
+    f = _vjp_with_bwd(bwd)
+    with pytest.raises(ValueError, match="custom_vjp backward function: cotangent 0 has " + what):
+        cr.grad(f)(np.ones(3))
+    with pytest.raises(ValueError, match="custom_vjp backward function"):
+        cr.vmap(cr.grad(f))(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="custom_vjp backward function"):
+        cr.grad(lambda x: cnp.sum(cr.vmap(f)(x)))(np.ones((2, 3)))
+
+
+def test_custom_vjp_wrong_cotangent_count_or_structure_raises_and_none_is_zero():
+    @cr.custom_vjp
+    def f(x, y):
+        return x * y
+    f.defvjp(lambda x, y: (f(x, y), (x, y)), lambda r, g: (g * r[1],))
+    with pytest.raises(TypeError, match="returned 1 cotangents for 2 positional arguments"):
+        cr.grad(f)(1.0, 2.0)
+    f.defvjp(lambda x, y: (f(x, y), (x, y)), lambda r, g: ((g * r[1], g), g))
+    with pytest.raises(TypeError, match="structure"):
+        cr.grad(f)(1.0, 2.0)
+    f.defvjp(lambda x, y: (f(x, y), (x, y)), lambda r, g: (g * r[1], None))   # None: a zero
+    assert cr.grad(f, argnums=(0, 1))(1.5, 2.0) == (2.0, 0.0)
+    # a correct rule of the right shape gives the right gradient
+    g = _vjp_with_bwd(lambda x, g: (2 * g * x,))
+    assert cr.grad(g)(np.arange(3.0)).tolist() == [0.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("tangent, what", [
+    (lambda p, t: cnp.sum(t), r"shape \(\)"),
+    (lambda p, t: (t * cnp.cos(p)).astype(np.float32), r"shape \(3,\) and dtype float32"),
+])
+def test_custom_jvp_wrong_tangent_shape_or_dtype_raises(tangent, what):
+    @cr.custom_jvp
+    def f(x):
+        return cnp.sin(x)
+    f.defjvp(lambda p, t: (f(p[0]), tangent(p[0], t[0])))
+    pattern = "custom_jvp rule: tangent output 0 has " + what
+    with pytest.raises(ValueError, match=pattern):
+        cr.jvp(f, (np.ones(3),), (np.ones(3),))
+    with pytest.raises(ValueError, match=pattern):
+        cr.grad(lambda x: cnp.sum(f(x)))(np.ones(3))
+    with pytest.raises(ValueError, match=pattern):
+        cr.jacfwd(f)(np.ones(3))
+
+
+def test_custom_jvp_python_scalar_tangent_for_a_scalar_primal_is_accepted():
+    @cr.custom_jvp
+    def f(x):
+        return x * 2.0
+    f.defjvp(lambda p, t: (f(p[0]), 2.0))                    # a weakly typed constant tangent
+    assert cr.jvp(f, (np.float32(1.0),), (np.float32(1.0),))[1] == 2.0

@@ -269,7 +269,34 @@ def _build_table():
                    Case((lambda n: lambda x: _special(n)(x))(name), float(RNG.uniform(lo, hi)), id="float")]
     T["polygamma"] = [Case(lambda x: _special("polygamma")(1, x), _r(3, lo=0.5, hi=4), id="n1"),
                       Case(lambda x: _special("polygamma")(2, x), _r(3, lo=0.5, hi=4), id="n2")]
+    # sinc(x, n): the n-th derivative of sin(pi x)/(pi x); each of its numerical regimes
+    T["sinc"] = [Case(cnp.sinc, np.array([0.0, 0.05, -0.2, 0.7, 2.3, -6.1]), id="array"),
+                 Case(cnp.sinc, 0.4, id="float"),
+                 Case(_b("sinc", n=5), np.array([0.0, 0.1, 0.9, 1.6, -3.3, 9.2]), id="n5")]
+
+    # ------------------------------------------------ loops (chainrule/loops.py) ---
+    T["scan"] = [Case(lambda w, c, xs: _scan_sample(w, c, xs, False), 0.4, _r(3), _r(4, 3), id="forward"),
+                 Case(lambda w, c, xs: _scan_sample(w, c, xs, True), 0.4, _r(3), _r(4, 3), id="reverse"),
+                 Case(lambda w, c, xs: _scan_sample(w, c, xs, False), 0.3, 0.5, _r(5), id="scalar")]
+    T["while"] = [Case(_while_sample, 0.4, _r(3), id="array"), Case(_while_sample, 0.3, 0.7, id="scalar")]
     return T
+
+
+def _scan_sample(w, c, xs, reverse):
+    """scan_p bound directly: carry c <- c cos(x) + w sin(c), ys = w c x."""
+    from chainrule.loops import stage_body, scan_bind, example_value
+    prog, _ = stage_body(lambda w_, c_, x_: [c_ * cnp.cos(x_) + w_ * cnp.sin(c_), w_ * c_ * x_],
+                         [example_value(w), example_value(c), np.asarray(example_value(xs))[0]])
+    return tuple(scan_bind([w], [c], [xs], prog, len(xs), reverse))
+
+
+def _while_sample(w, c):
+    """while_p bound directly: three trips of c <- 0.8 c + w sin(c), counted by an int carry."""
+    from chainrule.loops import stage_body, while_bind, example_value
+    ex = [0, example_value(c)]
+    cond, _ = stage_body(lambda i, c_: [i < 3], ex)
+    body, _ = stage_body(lambda w_, i, c_: [i + 1, 0.8 * c_ + w_ * cnp.sin(c_)], [example_value(w)] + ex)
+    return while_bind([], [w], [0, c], cond, body)[1]
 
 
 def _eigh_invariants(wv):

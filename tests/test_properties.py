@@ -3,11 +3,13 @@ on random broadcasting shapes.  JVP == central differences, VJP passes the dot-p
 forward-mode gradient == reverse-mode gradient, and second order agrees across modes."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 import chainrule as cr  # noqa: E402
@@ -47,6 +49,7 @@ BINARY = {
     "logaddexp": lambda x, y: cnp.logaddexp(x, y),
     "where": lambda x, y: cnp.where(cnp.cos(x) > -2.0, 0.5 * x * y, y),   # traced (always true) condition
     "where_false": lambda x, y: cnp.where(cnp.cos(y) < -2.0, y, cnp.sin(x) + y),
+    "where_py": lambda x, y: cnp.where(True, 0.5 * x * y, y),      # a Python bool condition
     "mean_bcast": lambda x, y: x * cnp.mean(y, axis=-1, keepdims=True) if cnp.ndim(y) else x * y,
 }
 
@@ -108,7 +111,9 @@ def programs(draw, max_depth=6):
     return expr, x, y
 
 
-SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+# derandomize, deadline, health checks and print_blob come from the profile in
+# tests/conftest.py (which says how to reproduce a failure)
+SETTINGS = dict(deadline=None)
 
 
 @settings(max_examples=120, **SETTINGS)
@@ -157,3 +162,10 @@ def test_hessian_symmetric_and_modes_agree(prog):
     np.testing.assert_allclose(H1, H1.T, rtol=0, atol=1e-10 * scale)
     np.testing.assert_allclose(H2, H1, rtol=0, atol=1e-10 * scale)
     np.testing.assert_allclose(H3, H1, rtol=0, atol=1e-10 * scale)
+
+
+@pytest.mark.skipif(bool(os.environ.get("HYPOTHESIS_PROFILE")), reason="another profile was chosen")
+def test_default_profile_makes_failures_reproducible():
+    # tests/conftest.py: the same examples on every machine, and a failure prints its blob
+    current = settings()
+    assert current.derandomize and current.print_blob and current.database is None

@@ -13,12 +13,13 @@ from .api import (  # noqa: F401
     grad, value_and_grad, jvp, vjp, linearize, linear_transpose, jacfwd, jacrev, jacobian,
     hessian, hvp, custom_jvp, custom_vjp, checkpoint, remat, stop_gradient,
 )
-from .core import LeakedTracerError  # noqa: F401
+from .core import LeakedTracerError, TracerConversionError  # noqa: F401
 from .fd import check_grads  # noqa: F401
 from .interpreters.batching import vmap, sparse_jacobian, sparse_hessian  # noqa: F401
 from .interpreters.staging import make_ir  # noqa: F401
 from .compile.jit import jit  # noqa: F401
 from .control_flow import cond, switch, while_loop, fori_loop, scan  # noqa: F401
+from . import loops  # noqa: F401  (the scan and while primitives)
 from .interpreters.taylor import jet, derivative, taylor_coefficients  # noqa: F401
 
 __version__ = "0.1.0"

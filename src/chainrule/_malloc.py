@@ -1,4 +1,4 @@
-"""Keep freed array memory for reuse (glibc only; opt out with CHAINRULE_MALLOC_TUNE=0).
+"""Keep freed array memory for reuse (glibc only; opt in with CHAINRULE_MALLOC_TUNE=1).
 
 glibc returns every freed block larger than its mmap threshold (128 KiB to
 32 MiB, adapting) to the operating system, so the next array of that size
@@ -6,8 +6,10 @@ page-faults on every 4 KiB page it touches: on a virtual machine that costs
 more than the arithmetic itself (a 1e6-element gradient ran 45 ms instead of
 27 ms).  Raising the thresholds makes glibc keep and reuse that memory, as the
 allocators of XLA and PyTorch do.  The process then keeps its peak heap
-until it exits; set CHAINRULE_MALLOC_TUNE=0 before importing chainrule to
-leave glibc's defaults alone.
+until it exits, and the thresholds hold for every allocation of the process,
+not only chainrule's: a library should not change its host's allocator
+unasked, so this is off unless CHAINRULE_MALLOC_TUNE=1 is set before
+chainrule is imported (or `tune()` is called).
 """
 from __future__ import annotations
 
@@ -22,10 +24,12 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 tuned = False
 
 
-def tune():
-    """Apply the thresholds once; returns whether they are in force."""
+def tune(force=False):
+    """Apply the thresholds once if CHAINRULE_MALLOC_TUNE=1 (or `force`); returns whether
+    they are in force."""
     global tuned
-    if tuned or os.environ.get("CHAINRULE_MALLOC_TUNE", "1") == "0" or not sys.platform.startswith("linux"):
+    wanted = force or os.environ.get("CHAINRULE_MALLOC_TUNE", "0") == "1"
+    if tuned or not wanted or not sys.platform.startswith("linux"):
         return tuned
     try:
         libc = ctypes.CDLL(None)

@@ -9,7 +9,7 @@ import numpy as np
 from .core import Tracer, new_level, shape_of, dtype_of
 from .interpreters.jvp import JVPTrace, JVPTracer
 from .interpreters.vjp import VJPTrace, VJPTracer, backward, gc_paused
-from .tree_util import tree_flatten, tree_unflatten, tree_map
+from .tree_util import tree_flatten, tree_unflatten, tree_map, unregistered_hint
 from .ops.elementwise import stop_gradient  # noqa: F401  (re-exported)
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "linear_transpose", "jacfwd",
@@ -30,6 +30,11 @@ def _arg_name(f, argnum):
 def _check_differentiable(f, leaves, argnum_of_leaf, what, holomorphic=False):
     for x, argnum in zip(leaves, argnum_of_leaf):
         dt = dtype_of(x)
+        if dt == object and not isinstance(x, np.ndarray):
+            raise TypeError(
+                f"{what}: argument {argnum}{_arg_name(f, argnum)} contains a "
+                f"{type(x).__name__} object, which is not an array or a registered pytree; "
+                f"{unregistered_hint(x)}")
         if not np.issubdtype(dt, np.inexact):
             raise TypeError(
                 f"{what}: argument {argnum}{_arg_name(f, argnum)} has dtype {dt}, which is not "
@@ -46,7 +51,22 @@ def _argnums(argnums, nargs, what):
     for a in nums:
         if not -nargs <= a < nargs:
             raise ValueError(f"{what}: argnums={argnums} but the function got {nargs} positional arguments")
-    return single, tuple(a % nargs for a in nums)
+    nums = tuple(a % nargs for a in nums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{what}: argnums={argnums} names an argument more than once; "
+                         "list each argument once")
+    return single, nums
+
+
+def _split_aux(out):
+    """(output, aux) of a has_aux=True function, checked before unpacking."""
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        got = (f"a {type(out).__name__} of length {len(out)}" if isinstance(out, (tuple, list))
+               else f"a value of shape {shape_of(out)}" if hasattr(out, "shape") else type(out).__name__)
+        raise TypeError(f"has_aux=True needs the function to return a pair "
+                        f"(output, aux), but it returned {got}; return `out, aux`, or drop "
+                        "has_aux=True")
+    return out
 
 
 def _split_args(f, args, argnums, what, holomorphic=False):
@@ -76,7 +96,8 @@ def _as_like(ct, x):
     if np.iscomplexobj(ct) and dt.kind != "c":
         ct = np.real(ct)
     if isinstance(x, np.ndarray):
-        return np.asarray(ct, dtype=dt)
+        ct = np.asarray(ct, dtype=dt)
+        return ct if ct.flags.writeable else ct.copy()     # never a read-only broadcast view
     return dt.type(ct)
 
 
@@ -139,7 +160,7 @@ def vjp(f, *primals, has_aux=False):
     _check_differentiable(f, leaves, [i for i, p in enumerate(primals) for _ in tree_flatten(p)[0]], "vjp")
     trace, out = _trace_vjp(lambda ts: f(*tree_unflatten(tree, ts)), leaves)
     if has_aux:
-        out, aux = out
+        out, aux = _split_aux(out)
     out_leaves, out_tree = tree_flatten(out)
     idxs, vals = _out_nodes(trace, out_leaves)
 
@@ -169,9 +190,11 @@ def value_and_grad(f, argnums=0, has_aux=False, holomorphic=False):
         single, nums, leaves, tree, rebuild = _split_args(f, args, argnums, "grad", holomorphic)
         trace, out = _trace_vjp(lambda ts: f(*rebuild(ts), **kwargs), leaves)
         if has_aux:
-            if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                raise TypeError("has_aux=True needs the function to return a pair (output, aux)")
-            out, aux = out
+            out, aux = _split_aux(out)
+        elif isinstance(out, (tuple, list, dict)):
+            raise TypeError(f"grad requires a scalar output, but the function returned a "
+                            f"{type(out).__name__}; to return extra values next to the scalar, "
+                            "return `(out, aux)` and pass has_aux=True")
         if isinstance(out, VJPTracer) and out._trace is trace:
             idx, val = out.idx, out.primal
         else:
@@ -238,7 +261,7 @@ def jvp(f, primals, tangents, has_aux=False):
         _check_like(t, x, "tangent", i)
     trace, out = _trace_jvp(lambda ts: f(*tree_unflatten(tree, ts)), leaves, t_leaves)
     if has_aux:
-        out, aux = out
+        out, aux = _split_aux(out)
     out_leaves, out_tree = tree_flatten(out)
     vals, tans = _split_out_jvp(trace, out_leaves)
     res = (tree_unflatten(out_tree, vals), tree_unflatten(out_tree, tans))
@@ -400,7 +423,21 @@ def checkpoint(f):
     def bwd(args, ct):
         return vjp(f, *args)[1](ct)
     wrapped.defvjp(fwd, bwd)
-    return functools.wraps(f)(lambda *args: wrapped(*args))
+
+    @functools.wraps(f)
+    def checkpointed(*args, **kwargs):
+        if kwargs:      # bind keyword arguments to their positions
+            try:
+                bound = inspect.signature(f).bind(*args, **kwargs)
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"checkpoint({getattr(f, '__name__', 'f')}): {e}") from None
+            if bound.kwargs:
+                raise TypeError(f"checkpoint({getattr(f, '__name__', 'f')}): keyword-only "
+                                f"arguments {sorted(bound.kwargs)} are not supported; make "
+                                "them positional, or bind constant values with functools.partial")
+            args = bound.args
+        return wrapped(*args)
+    return checkpointed
 
 
 remat = checkpoint

@@ -11,6 +11,9 @@ perturbations never get confused.
 from __future__ import annotations
 
 import contextvars
+import linecache
+import os
+import sys
 from contextlib import contextmanager
 
 import numpy as np
@@ -104,6 +107,45 @@ class LeakedTracerError(RuntimeError):
     """A tracer escaped the transformation that created it."""
 
 
+class TracerConversionError(TypeError):
+    """A value that carries a derivative was converted to a plain Python or NumPy value."""
+
+
+_LIBRARY_DIRS = (os.path.dirname(os.path.abspath(__file__)) + os.sep,
+                 os.path.dirname(os.path.abspath(np.__file__)) + os.sep)
+
+
+def user_line():
+    """'file:line' (and the source text) of the innermost caller outside chainrule and NumPy."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame = frame.f_back
+    if frame is None:
+        return "an unknown line"
+    src = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" + (f" (`{src}`)" if src else "")
+
+
+def check_convertible(x, what):
+    """Raise TracerConversionError if the float/complex value `x` carries a derivative
+    (a forward, reverse or Taylor tracer at any nesting): converting it would drop it."""
+    t = x
+    while isinstance(t, Tracer):
+        if t._carries_derivative:
+            if dtype_of(x).kind not in "fc":
+                return               # integers and booleans have no derivative to drop
+            raise TracerConversionError(
+                f"{what} of a traced value that carries a derivative would silently drop "
+                f"the derivative, at {user_line()}. Keep the computation traced: use NumPy or "
+                "chainrule.numpy functions instead of the math module (np.sin(x), not "
+                "math.sin(x); chainrule.scipy.special.gammaln(x), not math.lgamma(x)), "
+                "operations on x instead of .item()/.tolist(), and chainrule.numpy.stack or "
+                "a.at[i].set(x) instead of storing x into a NumPy array. If a constant is "
+                "intended, convert chainrule.stop_gradient(x) instead. (Control flow such as "
+                "`if x > 0:`, bool(x) and int(x) may still read the value.)")
+        t = t.primal
+
+
 def missing_rule(p, transformation):
     return NotImplementedError(
         f"primitive '{p.name}' has no {transformation} rule; chainrule cannot apply "
@@ -121,6 +163,7 @@ class Tracer:
 
     __slots__ = ("_trace",)
     __array_priority__ = 1000
+    _carries_derivative = False     # True for forward, reverse and Taylor tracers
 
     # -- abstract value: shape and dtype are those of the primal
     @property
@@ -157,7 +200,10 @@ class Tracer:
     def __bool__(self):
         return bool(self.concrete())
 
+    # float/complex/item/tolist of a value with a derivative raise (they would drop it);
+    # bool, int and indices are control flow and read the value
     def __float__(self):
+        check_convertible(self, "float() (or a math function, np.float64(x), a[i] = x)")
         return float(self.concrete())
 
     def __int__(self):
@@ -167,13 +213,31 @@ class Tracer:
         return int(np.asarray(self.concrete()).__index__())
 
     def __complex__(self):
+        check_convertible(self, "complex()")
         return complex(self.concrete())
 
+    def item(self):
+        check_convertible(self, ".item()")
+        v = self.concrete()
+        return v.item() if hasattr(v, "item") else v
+
+    def tolist(self):
+        check_convertible(self, ".tolist()")
+        return np.asarray(self.concrete()).tolist()
+
     def __array__(self, dtype=None, copy=None):
-        raise TypeError(
-            "a traced value was converted to a plain NumPy array, which would drop its "
-            "derivative; use chainrule.numpy (or NumPy functions chainrule supports) on it, "
-            "or wrap the value in chainrule.stop_gradient and call .concrete()")
+        raise TracerConversionError(
+            f"a traced value was converted to a plain NumPy array at {user_line()}, which "
+            "would drop its derivative (np.asarray(x), np.array([a, b]), np.float64(x) or a "
+            "NumPy function chainrule does not support). Use chainrule.numpy.asarray(x) to "
+            "keep a traced value, chainrule.numpy.stack([a, b]) (or chainrule.numpy.array) to "
+            "build an array from traced values, or chainrule.stop_gradient(x) if a constant "
+            "is intended")
+
+    def __setitem__(self, idx, value):
+        raise TypeError(f"traced values are immutable: `y[i] = v` at {user_line()} cannot "
+                        "update a traced array in place; write `y = y.at[i].set(v)` instead "
+                        "(or .add(v), .multiply(v))")
 
     def __repr__(self):
         return f"{type(self).__name__}(level={self._trace.level}, primal={self.primal!r})"
@@ -208,6 +272,20 @@ def shape_of(x):
     if s is not None:
         return s
     return () if type(x) in _SCALARS else np.shape(x)
+
+
+def check_like(what, values, refs):
+    """A custom rule's tangents/cotangents must have the shapes and dtypes of `refs`
+    (a Python scalar may stand for a 0-d value of a dtype it casts to)."""
+    for i, (v, r) in enumerate(zip(values, refs)):
+        dr = dtype_of(r)
+        if dr.kind not in "fc":
+            continue                    # integer/boolean values have no tangent to check
+        sv, sr, dv = tuple(shape_of(v)), tuple(shape_of(r)), dtype_of(v)
+        weak = type(v) in (int, float, complex) and np.can_cast(type(v), dr, "same_kind")
+        if sv != sr or (dv != dr and not weak):
+            raise ValueError(f"{what} {i} has shape {sv} and dtype {dv}, but it must match its "
+                             f"primal's shape {sr} and dtype {dr}")
 
 
 def concrete(x):

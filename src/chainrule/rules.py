@@ -23,6 +23,9 @@ from .core import bind, primitives, shape_of, dtype_of  # noqa: F401  (primitive
 
 jvp_rules = {}
 vjp_rules = {}
+# ``vjp_fwd_rules[p](primals, params) -> (out, residuals)``: a forward pass that also returns what
+# the VJP rule needs (it then finds them in ``params["residuals"]``); loops use it to save carries.
+vjp_fwd_rules = {}
 batch_rules = {}
 taylor_rules = {}
 emit_rules = {}

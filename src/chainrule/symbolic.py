@@ -1040,6 +1040,19 @@ class _Translator:
         return out
 
 
+def _as_expr(sp, e):
+    """`e` as a SymPy object, never by parsing text: `sympify` of a string evaluates it."""
+    if isinstance(e, str):
+        raise TypeError("from_sympy takes a SymPy expression, not a string: parsing text "
+                        "runs it as Python code. If you trust the text, pass "
+                        "sympy.sympify(text) yourself")
+    try:
+        return sp.sympify(e, strict=True)     # numbers and SymPy objects only
+    except sp.SympifyError:
+        raise TypeError(f"from_sympy takes SymPy expressions (or numbers), got an object of "
+                        f"type {type(e).__name__}") from None
+
+
 def from_sympy(expr, symbols) -> Callable:
     """A chainrule function computing the SymPy expression `expr`.
 
@@ -1048,7 +1061,9 @@ def from_sympy(expr, symbols) -> Callable:
     their names as strings; an entry may also be a list/array of symbols, for
     an array argument whose elements they name).  `expr` may be a SymPy
     expression, a ``Matrix`` / ``Array`` (the result is an array of that
-    shape) or a tuple / list of expressions.
+    shape) or a tuple / list of expressions.  Text is refused (TypeError):
+    SymPy parses a string by evaluating it, so only ``sympy.sympify(text)``
+    of text you trust, called by you, turns it into an expression.
 
     The function is plain `chainrule.numpy` code: it evaluates elementwise on
     arrays, and `chainrule.grad`, `jvp`, `jacfwd`, nested derivatives (and
@@ -1073,13 +1088,13 @@ def from_sympy(expr, symbols) -> Callable:
     shape = None
     if isinstance(expr, (sp.MatrixBase, sp.NDimArray)):
         shape = tuple(expr.shape)
-        roots = [sp.sympify(e) for e in np.array(expr.tolist(), dtype=object).ravel()]
+        roots = [_as_expr(sp, e) for e in np.array(expr.tolist(), dtype=object).ravel()]
         structure = "array"
     elif isinstance(expr, (list, tuple)):
-        roots = [sp.sympify(e) for e in expr]
+        roots = [_as_expr(sp, e) for e in expr]
         structure = type(expr)
     else:
-        roots = [sp.sympify(expr)]
+        roots = [_as_expr(sp, expr)]
         structure = "scalar"
     free = set().union(*[r.free_symbols for r in roots]) if roots else set()
 

@@ -503,6 +503,14 @@ def register_pytree_node(nodetype: type,
     _registry[nodetype] = _NodeSpec(_CUSTOM, flatten_func, unflatten_func)
 
 
+def unregistered_hint(x: Any) -> str:
+    """What to do about `x`, an object that is neither an array nor a pytree node."""
+    kind = "dataclass" if dataclasses.is_dataclass(x) else "class"
+    return (f"register the {kind} {type(x).__name__} as a pytree "
+            "(chainrule.tree_util.register_pytree_node, or register_dataclass for a "
+            "dataclass) so that its array fields become leaves, or pass the arrays themselves")
+
+
 def register_dataclass(nodetype: type | None = None, *,
                        data_fields: Iterable[str] | None = None,
                        meta_fields: Iterable[str] | None = None):

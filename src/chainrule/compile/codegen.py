@@ -8,12 +8,13 @@ A primitive without a dedicated emitter calls its implementation.
 """
 from __future__ import annotations
 
+import keyword
 import math
 
 import numpy as np
 
 from ..core import primitives
-from ..ir.program import Program, Var
+from ..ir.program import Program, Var, Const, same_value
 from ..rules import emit_rules
 from . import native as _native
 
@@ -24,8 +25,10 @@ class GuardMiss(Exception):
 
 class _Ctx:
     def __init__(self):
-        self.ns = {"_np": np, "_m": math, "_Miss": GuardMiss}
+        self.ns = {"_np": np, "_m": math, "_Miss": GuardMiss, "_same": same_value,
+                   "_copy": _copy, "_own": _own}
         self.scalar = False
+        self.invars = ()
         self._ids = {}
 
     def const(self, obj):
@@ -50,10 +53,18 @@ def _literal(v, ctx):
 
 # ------------------------------------------------------------ emitters ---
 
+def _ints(t):
+    """Source text of a shape or axes tuple, converted to plain ints here (never a user repr)."""
+    return "None" if t is None else repr(tuple(int(n) for n in t))
+
+
 def _impl_call(p):
     def emit(args, ctx, **params):
         fn = ctx.const(p.impl)
-        kw = "".join(f", {k}={ctx.const(v)}" for k, v in params.items())
+        if all(type(k) is str and k.isidentifier() and not keyword.iskeyword(k) for k in params):
+            kw = "".join(f", {k}={ctx.const(v)}" for k, v in params.items())
+        else:                                # a name that is not plain text: pass the dict
+            kw = f", **{ctx.const(params)}"
         return f"{fn}({', '.join(args)}{kw})"
     return emit
 
@@ -97,15 +108,28 @@ def _emit_sum(args, ctx, axes, keepdims):
     x = ctx.invars[0]
     plan = sum_plan(x.shape, x.dtype, axes) if isinstance(x, Var) else None
     if plan is None:
-        return f"_np.sum({args[0]}, axis={axes!r}, keepdims={keepdims!r})"
+        return f"_np.sum({args[0]}, axis={_ints(axes)}, keepdims={bool(keepdims)!r})"
     pre, k, post = plan
     shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape)) if keepdims else \
         tuple(n for i, n in enumerate(x.shape) if i not in axes)
     src = f"_np.ascontiguousarray({args[0]})"
     ones = ctx.const(ones_vector(k))
+    pre, k, post, shape = int(pre), int(k), int(post), _ints(shape)
     if post == 1:
-        return f"({src}.reshape({pre}, {k}) @ {ones}).reshape({shape!r})"
-    return f"_np.matmul({ones}, {src}.reshape({pre}, {k}, {post})).reshape({shape!r})"
+        return f"({src}.reshape({pre}, {k}) @ {ones}).reshape({shape})"
+    return f"_np.matmul({ones}, {src}.reshape({pre}, {k}, {post})).reshape({shape})"
+
+
+def _python_number(a):
+    return a.pyscalar if isinstance(a, Var) else type(a.value) in (float, int, bool)
+
+
+def _emit_divide(args, ctx):
+    """`/`; between two Python numbers outside `math` mode (the variant that runs after the
+    fast one raised), the implementation, which gives NumPy's inf/nan as eager code does."""
+    if not ctx.scalar and ctx.invars and all(_python_number(a) for a in ctx.invars):
+        return _impl_call(primitives["divide"])(args, ctx)
+    return f"({args[0]} / {args[1]})"
 
 
 def _emit_power(args, ctx):
@@ -129,7 +153,7 @@ def _default_emitters():
                      ("equal", "=="), ("not_equal", "!=")]:
         table[name] = _infix(op)
     # division and powers: plain operators on NumPy values; `math` on scalars (raises -> NumPy variant)
-    table["divide"] = lambda args, ctx: f"({args[0]} / {args[1]})"
+    table["divide"] = _emit_divide
     table["power"] = _emit_power
     table["matmul"] = lambda args, ctx: f"({args[0]} @ {args[1]})"
     table["maximum"] = lambda args, ctx: f"_np.maximum({args[0]}, {args[1]})"
@@ -148,11 +172,11 @@ def _default_emitters():
         if ctx.scalar else _impl_call(primitives["safe_multiply"])(args, ctx))
     table["reduce_sum"] = _emit_sum
     table["getitem"] = _emit_getitem
-    table["reshape"] = lambda args, ctx, shape: f"_np.reshape({args[0]}, {shape!r})"
-    table["transpose"] = lambda args, ctx, axes: f"_np.transpose({args[0]}, {axes!r})"
-    table["broadcast_to"] = lambda args, ctx, shape: f"_np.broadcast_to({args[0]}, {shape!r})"
+    table["reshape"] = lambda args, ctx, shape: f"_np.reshape({args[0]}, {_ints(shape)})"
+    table["transpose"] = lambda args, ctx, axes: f"_np.transpose({args[0]}, {_ints(axes)})"
+    table["broadcast_to"] = lambda args, ctx, shape: f"_np.broadcast_to({args[0]}, {_ints(shape)})"
     table["einsum"] = lambda args, ctx, spec: \
-        f"_np.einsum({spec!r}, {', '.join(args)}, optimize={len(args) > 2!r})"
+        f"_np.einsum({ctx.const(spec)}, {', '.join(args)}, optimize={len(args) > 2!r})"
     return table
 
 
@@ -180,9 +204,15 @@ def _guard_line(g, name, ctx):
         return f"if {'not ' if g.value else ''}{name}: raise _Miss"
     if g.kind == "int":
         return f"if int({name}) != {g.value!r}: raise _Miss"
-    if g.kind == "float":
-        return f"if float({name}) != {_literal(float(g.value), ctx)}: raise _Miss"
-    return f"if not _np.array_equal({name}, {ctx.const(g.value)}): raise _Miss"
+    if g.kind == "float":             # 0.0 and -0.0 differ; NaN matches NaN
+        v = float(g.value)
+        if v != v:
+            return f"if float({name}) == float({name}): raise _Miss"
+        if v == 0.0:
+            sign = math.copysign(1.0, v)
+            return f"if float({name}) != 0.0 or _m.copysign(1.0, float({name})) != {sign!r}: raise _Miss"
+        return f"if float({name}) != {_literal(v, ctx)}: raise _Miss"
+    return f"if not _same({name}, {ctx.const(g.value)}): raise _Miss"
 
 
 def _later_uses(prog, stop):
@@ -235,6 +265,52 @@ _FRESH = {"index_add", "index_set", "add", "subtract", "multiply", "divide", "ne
 
 # primitives whose emitted code may return a view of (or the same object as) an input
 _VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient", "real", "imag", "select"}
+
+
+# primitives whose emitted code returns a new array (or an immutable scalar) on every call
+_NEW = _FRESH | set(_UNARY) | set(_NP_ONLY) - {"real", "imag"} | {
+    "power", "maximum", "minimum", "arctan2", "hypot", "logaddexp", "remainder", "floor_divide",
+    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
+    "logical_or", "logical_xor", "round", "select", "reduce_sum", "reduce_max", "reduce_min",
+    "reduce_prod", "all", "any", "argmax", "argmin", "argsort", "cumsum", "cumprod", "concatenate",
+    "pad", "take_along_axis", "cholesky", "det", "inv", "solve", "qr", "svd", "svdvals", "eigh",
+    "slogdet", "pinv"}
+
+
+# primitives whose emitted code returns a writeable view of its input (or the input itself)
+_WRITEABLE_VIEWS = {"reshape", "transpose", "getitem", "stop_gradient", "real", "imag"}
+
+
+def _copy(v):
+    return v.copy() if isinstance(v, np.ndarray) else v
+
+
+def _own(v):
+    return v.copy() if isinstance(v, np.ndarray) and not v.flags.writeable else v
+
+
+def output_modes(prog):
+    """How each output is returned so that callers may change it in place: "copy" (it
+    may share memory with an input or a constant), "own" (it may be a read-only view:
+    copied if it is) or "" (a new array on every call)."""
+    alias = {v.id for v in prog.invars}
+    unsure = set()
+    for e in prog.eqns:
+        if e.prim.name in _NEW:
+            continue
+        shared = any(a.id in alias if isinstance(a, Var) else isinstance(a.value, np.ndarray)
+                     for a in e.invars)
+        # a writeable view of a new array is new; anything else not known may be read-only
+        maybe_ro = e.prim.name not in _WRITEABLE_VIEWS or any(
+            isinstance(a, Var) and a.id in unsure for a in e.invars)
+        for o in e.outvars:
+            if shared:
+                alias.add(o.id)
+            elif maybe_ro:
+                unsure.add(o.id)
+    return ["copy" if (isinstance(v, Const) and isinstance(v.value, np.ndarray)) or
+            (isinstance(v, Var) and v.id in alias and not v.pyscalar) else
+            "own" if isinstance(v, Var) and v.id in unsure else "" for v in prog.outvars]
 
 
 def _viewed(prog):
@@ -325,7 +401,8 @@ def generate(prog, use_math=True, name="compiled", native=True):
         dead = frees.get(i)
         if dead:                      # free arrays at their last use, so memory is reused
             lines.append(f"    del {', '.join(dead)}")
-    lines.append(f"    return ({', '.join(ref(v) for v in prog.outvars)}{',' if len(prog.outvars) == 1 else ''})")
+    outs = [f"_{m}({ref(v)})" if m else ref(v) for v, m in zip(prog.outvars, output_modes(prog))]
+    lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     return "\n".join(lines) + "\n", ctx.ns
 
 

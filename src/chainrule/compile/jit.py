@@ -3,11 +3,15 @@
 Python control flow inside the function is kept: each concrete value it read
 while staging becomes a guard, checked on every call; a call whose guards
 fail is staged again (a new specialisation).  Past `max_specializations` per
-signature, chainrule warns once and runs the function eagerly (still exact).
+signature, chainrule warns once and runs that signature eagerly from then on
+(still exact).  Guards compare floats by value and sign (0.0 is not -0.0) and
+keep copies of what they compare against.  Arrays the function captures are
+copied when it is staged, and every call returns arrays of its own.
 """
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 
 import numpy as np
@@ -15,7 +19,7 @@ import numpy as np
 from ..core import Tracer
 from ..interpreters.staging import stage, NotStageable
 from ..ir.optimize import optimize
-from ..tree_util import tree_flatten, tree_unflatten
+from ..tree_util import tree_flatten, tree_unflatten, unregistered_hint
 from . import codegen, scalar_llvm
 
 codegen.register_all()
@@ -32,7 +36,62 @@ def _signature(x):
         return t
     if isinstance(x, np.generic):
         return (t, ())
-    return (t, np.shape(x), np.result_type(x).str)
+    if isinstance(x, (str, bytes)) or callable(x):
+        raise _NotAnArray(x)
+    try:
+        dt = np.asarray(x).dtype
+    except Exception:
+        dt = np.dtype(object)
+    if dt.kind in "OSUV":
+        raise _NotAnArray(x)
+    return (t, np.shape(x), dt.str)
+
+
+class _NotAnArray(Exception):
+    """A dynamic argument of jit that is neither an array nor a number."""
+
+
+def _not_an_array_error(bad, args, kwargs, jitted):
+    """The TypeError for a dynamic argument `bad` that jit cannot trace: what to do instead."""
+    where, fix = "", ""
+    params = jitted._params or []
+    for i, a in enumerate(args):
+        if any(x is bad for x in tree_flatten(a)[0]):
+            where = f"argument {i}" + (f" ({params[i]!r})" if i < len(params) else "")
+            fix = f"jit(f, static_argnums=({i},))" + (
+                f" or jit(f, static_argnames=({params[i]!r},))" if i < len(params) else "")
+            break
+    for k, a in kwargs.items():
+        if not where and any(x is bad for x in tree_flatten(a)[0]):
+            where, fix = f"argument {k!r}", f"jit(f, static_argnames=({k!r},))"
+    name = type(bad).__name__
+    if isinstance(bad, (str, bytes)) or callable(bad):
+        name = name if isinstance(bad, (str, bytes)) else f"function ({name})"
+        return TypeError(f"jit({jitted.__name__}): {where} is a {name}, not an array or a number, so it "
+                         f"cannot be traced; mark it static: {fix} (each value then gets its "
+                         "own compiled specialisation)")
+    return TypeError(f"jit({jitted.__name__}): {where} is a {name}, which is neither an array nor a "
+                     f"registered pytree; {unregistered_hint(bad)}; or, if it holds no arrays and is "
+                     f"hashable, mark it static: {fix}")
+
+
+def _positional_names(fun):
+    """Names of fun's positional parameters, in order (None if its signature is unknown)."""
+    try:
+        ps = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return [p.name for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _hashable(v, which):
+    try:
+        hash(v)
+    except TypeError:
+        raise TypeError(f"jit: static argument {which} of type {type(v).__name__} is not "
+                        "hashable; static arguments are cache keys (pass a tuple, not a list "
+                        "or array, or make it a dynamic argument)") from None
+    return v
 
 
 class _Specialization:
@@ -55,93 +114,113 @@ class _Specialization:
         except _MATH_ERRORS:
             if self.safe is None:
                 self.safe, _ = codegen.compile_program(self.program, use_math=False)
-            with np.errstate(all="ignore"):
-                return self.safe(*leaves)
+            return self.safe(*leaves)      # NumPy's inf/nan, and its warnings, as eager code
+
+
+CACHE_SIZE = 64       # input signatures a jitted function keeps (the least recently used go first)
+_EAGER = ()           # in place of the specialisations of a signature that runs eagerly
 
 
 class Jitted:
     """A function compiled per input signature; call it like the original."""
 
-    def __init__(self, fun, static_argnums=(), max_specializations=8):
+    def __init__(self, fun, static_argnums=(), max_specializations=8, static_argnames=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        self.static_argnums = ((static_argnums,) if isinstance(static_argnums, int)
-                               else tuple(static_argnums))
+        nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self._params = params = _positional_names(fun)
+        if params is not None:          # a static argument may be passed by position or by name
+            names += tuple(params[i] for i in nums if 0 <= i < len(params) and params[i] not in names)
+            nums += tuple(i for i, n in enumerate(params) if n in names and i not in nums)
+        self.static_argnums = tuple(sorted(set(nums)))
+        self.static_argnames = frozenset(names)
         self.max_specializations = max_specializations
-        self._cache = {}
+        self._cache = {}               # signature -> specialisations, least recently used first
         self._warned = False
 
     def _split(self, args, kwargs):
+        """(static values: a cache key, dynamic positional arguments, dynamic keywords)."""
         static = []
         for i in self.static_argnums:
-            if i >= len(args):
+            if i < len(args):
+                static.append(_hashable(args[i], i))
+            elif self._params is None or i >= len(self._params):
                 raise TypeError(f"jit: static_argnums names argument {i}, but only {len(args)} were passed")
-            try:
-                hash(args[i])
-            except TypeError:
-                raise TypeError(f"jit: static argument {i} of type {type(args[i]).__name__} is not "
-                                "hashable; static arguments are cache keys (pass a tuple, not a list "
-                                "or array, or make it a dynamic argument)") from None
-            static.append(args[i])
-        dyn = tuple(a for i, a in enumerate(args) if i not in self.static_argnums)
-        return tuple(static), dyn
+        nums = self.static_argnums
+        dyn = tuple(a for i, a in enumerate(args) if i not in nums) if nums else args
+        if not kwargs or not self.static_argnames:
+            return (tuple(static), ()), dyn, kwargs
+        names = self.static_argnames
+        skw = tuple(sorted((k, _hashable(v, repr(k))) for k, v in kwargs.items() if k in names))
+        return (tuple(static), skw), dyn, {k: v for k, v in kwargs.items() if k not in names}
 
     def __call__(self, *args, **kwargs):
         if not kwargs and not self.static_argnums and all(type(a) in _FAST_TYPES for a in args):
             leaves, key = args, tuple(map(_signature, args))    # the common case, kept short
         else:
-            static, dyn = self._split(args, kwargs)
-            leaves, tree = tree_flatten((dyn, kwargs))
+            static, dyn, dkw = self._split(args, kwargs)
+            leaves, tree = tree_flatten((dyn, dkw))
             for x in leaves:
                 if isinstance(x, Tracer):      # inside another transformation: evaluate through it
                     return self.fun(*args, **kwargs)
-            key = (tree, static, tuple(map(_signature, leaves)))
-        specs = self._cache.get(key)
+            try:
+                key = (tree, static, tuple(map(_signature, leaves)))
+            except _NotAnArray as e:
+                raise _not_an_array_error(e.args[0], args, kwargs, self) from None
+        cache = self._cache
+        specs = cache.get(key)
         if specs:
+            if len(cache) > 1:
+                cache[key] = cache.pop(key, specs)   # most recently used last
             for spec in specs:
                 try:
                     out = spec(leaves)
                 except codegen.GuardMiss:
                     continue
                 return tree_unflatten(spec.program.out_tree, list(out))
-        else:
-            specs = self._cache[key] = []
-        if len(specs) >= self.max_specializations:
-            if not self._warned:
-                self._warned = True
-                warnings.warn(f"jit({self.__name__}): Python control flow produced more than "
-                              f"{self.max_specializations} specialisations for one input signature; "
-                              "running it eagerly from now on (results stay exact)", stacklevel=2)
+            if len(specs) >= self.max_specializations:
+                cache[key] = _EAGER          # from now on straight to eager code
+                if not self._warned:
+                    self._warned = True
+                    warnings.warn(f"jit({self.__name__}): Python control flow produced more than "
+                                  f"{self.max_specializations} specialisations for one input signature; "
+                                  "running it eagerly from now on (results stay exact)", stacklevel=2)
+                return self.fun(*args, **kwargs)
+        elif specs is None:
+            specs = cache[key] = []
+            if len(cache) > CACHE_SIZE:
+                cache.pop(next(iter(cache)), None)   # the least recently used
+        elif specs is _EAGER:
             return self.fun(*args, **kwargs)
-        static, dyn = self._split(args, kwargs)
+        static, dyn, dkw = self._split(args, kwargs)
         try:
-            prog, out = self._stage(static, dyn, kwargs)
+            prog, out = self._stage(static, dyn, dkw)
         except NotStageable:
             return self.fun(*args, **kwargs)
         spec = _Specialization(prog)
         specs.insert(0, spec)
         if not spec.native:
-            return out
+            return tree_unflatten(prog.out_tree, _detach(tree_flatten(out)[0], prog, leaves))
         # native code compiles on its first call: make that this call, so a first call
         # costs what it really costs (and the kernels are checked at once)
         try:
             res = spec(leaves)
         except codegen.GuardMiss:
-            return out
+            return tree_unflatten(prog.out_tree, _detach(tree_flatten(out)[0], prog, leaves))
         return tree_unflatten(prog.out_tree, list(res))
 
     def _stage(self, static, dyn, kwargs):
-        sset = self.static_argnums
+        (spos, skw), nums = static, self.static_argnums
 
         def flat_fun(dyn_args, kw):
-            return self.fun(*_merge(dyn_args, static, sset), **kw)
+            return self.fun(*_merge(dyn_args, spos, nums), **kw, **dict(skw))
         prog, out = stage(flat_fun, (dyn, kwargs))
         return optimize(prog), out
 
     def lower(self, *args, **kwargs):
         """The optimised program for these arguments."""
-        static, dyn = self._split(args, kwargs)
-        return self._stage(static, dyn, kwargs)[0]
+        return self._stage(*self._split(args, kwargs))[0]
 
     def source(self, *args, **kwargs):
         """The code chainrule generates for these arguments: Python source, or LLVM IR
@@ -152,6 +231,16 @@ class Jitted:
         return codegen.generate(prog)[0]
 
 
+def _detach(outs, prog, leaves):
+    """The staging run's outputs, each one the caller may change in place: copies of those
+    that may share memory with an input or a constant, or are read-only."""
+    modes = codegen.output_modes(prog)
+    arrays = [x for x in leaves if isinstance(x, np.ndarray)]
+    return [o.copy() if isinstance(o, np.ndarray) and (
+        m or not o.flags.writeable or any(np.may_share_memory(o, x) for x in arrays)) else o
+        for o, m in zip(outs, modes)]
+
+
 def _merge(dyn, static, static_argnums):
     out, d, s = [], iter(dyn), iter(static)
     n = len(dyn) + len(static)
@@ -160,8 +249,18 @@ def _merge(dyn, static, static_argnums):
     return out
 
 
-def jit(fun=None, static_argnums=(), max_specializations=8):
-    """Compile `fun` per input signature (usable as ``@jit`` or ``jit(f, static_argnums=...)``)."""
+def jit(fun=None, static_argnums=(), max_specializations=8, static_argnames=()):
+    """Compile `fun` per input signature (usable as ``@jit`` or ``jit(f, static_argnums=...)``).
+
+    Arguments named by `static_argnums` (positions) or `static_argnames` (names; either
+    form covers an argument passed by position or by keyword) are cache keys, not traced:
+    strings, callables and other hashable non-arrays go there.  Each call returns arrays
+    of its own, which the caller may change in place.  Arrays the function captures (a
+    closure, a global) are read when it is staged: later in-place changes to them are not
+    seen, as in JAX; pass an array as an argument when it changes.  A jitted function keeps
+    `CACHE_SIZE` (64) input signatures, dropping the least recently used, and at most
+    `max_specializations` guard outcomes per signature, then runs eagerly for that signature.
+    """
     if fun is None:
-        return lambda f: Jitted(f, static_argnums, max_specializations)
-    return Jitted(fun, static_argnums, max_specializations)
+        return lambda f: Jitted(f, static_argnums, max_specializations, static_argnames)
+    return Jitted(fun, static_argnums, max_specializations, static_argnames)

@@ -18,6 +18,7 @@ region of elementwise operations, and full sums of them, in one pass.
 """
 from __future__ import annotations
 
+import collections
 import os
 import re
 
@@ -35,7 +36,8 @@ _KERNEL_OPS = {
     "greater", "greater_equal", "equal", "not_equal", "stop_gradient", "safe_multiply",
 }
 _OK_DTYPES = (np.dtype(np.float64), np.dtype(bool))
-_kernels = {}
+KERNEL_CACHE = 256         # kernel sources kept compiled (least recently used dropped first)
+_kernels = collections.OrderedDict()
 
 
 _found = None
@@ -143,13 +145,19 @@ def _broadcast_sources(eqns, region):
     sources = {}
 
     def source(v):
-        e = defs.get(v.id)
-        if e is None or e.prim.name not in ("broadcast_to", "reshape") or not isinstance(e.invars[0], Var):
-            return v
-        src = source(e.invars[0])
-        ok = _broadcasts_to(src.shape, region.shape) and (
-            e.prim.name == "broadcast_to" or _same_nonunit(src.shape, e.outvars[0].shape))
-        return src if ok else v
+        chain = [v]                      # v, the array it reshapes or broadcasts, ... (a loop:
+        while True:                      # chains may be thousands of reshapes long)
+            e = defs.get(chain[-1].id)
+            if e is None or e.prim.name not in ("broadcast_to", "reshape") or not isinstance(e.invars[0], Var):
+                break
+            chain.append(e.invars[0])
+        src = chain[-1]
+        for w in reversed(chain[:-1]):
+            e = defs[w.id]
+            ok = _broadcasts_to(src.shape, region.shape) and (
+                e.prim.name == "broadcast_to" or _same_nonunit(src.shape, e.outvars[0].shape))
+            src = src if ok else w
+        return src
     for e in eqns[region.start:region.stop]:
         for a in e.invars:
             if isinstance(a, Var) and a.id in defs:
@@ -197,7 +205,10 @@ def find_regions(prog):
         j, skipped = i + 1, 0
         while j < len(eqns) and skipped <= LOOKAHEAD:
             f = eqns[j]
-            if (_fusible(f, shape) or _is_full_sum(f, shape)) and not reads(f, later):
+            if _is_full_sum(f, shape) and not reads(f, later):
+                members.append(f)               # a sum is known only after the loop:
+                later.update(o.id for o in f.outvars)   # its readers run after the region
+            elif _fusible(f, shape) and not reads(f, later):
                 members.append(f)
                 inside.update(o.id for o in f.outvars)
             elif reads(f, inside) or reads(f, later):
@@ -361,10 +372,11 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
     if chains:
         tiled, extra_args, extra_call = _tile(chains, shape[0], ref)
         kernel_args += extra_args
+    kernel_args += [f"n{k}" for k in range(nd)]     # sizes are arguments: one kernel per structure
     pad = "    " * (nd + 1)
     head = [f"def kernel({', '.join(kernel_args)}):"]
     head += [f"    s{k} = 0.0" for k in range(len(sums))] + ["    bad = 0"] + hoisted
-    head += ["    " * (k + 1) + f"for {loops[k]} in range({shape[k]}):" for k in range(nd)]
+    head += ["    " * (k + 1) + f"for {loops[k]} in range(n{k}):" for k in range(nd)]
     tail = ["    return (" + "".join(f"s{k}, " for k in range(len(sums))) + "bad)"]
     fast_body = []
     for i, line in enumerate(body):   # vectorisable sin/cos/exp, each valid in its FAST_RANGE
@@ -386,7 +398,7 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
     for k, o in enumerate(outs):
         lines.append(f"{o.name} = _np.empty({shape!r}, {ctx.const(o.dtype)})")
         call.append(o.name)
-    call += extra_call
+    call += extra_call + [str(int(n)) for n in shape]
     for acc, _, _ in chains:
         lines.append(f"{acc.name} = _np.empty({acc.shape!r}, {ctx.const(acc.dtype)})")
     res = "".join(f"{o.name}, " for o, _ in sums) + "_bad"
@@ -419,7 +431,8 @@ def _tile(chains, length, ref):
     i at a time, keeping each scattered value y in a small buffer (plus, carried over
     from the previous tile, the last H = max(a) - min(a) values), then writes every
     accumulator element of the tile once, as its base plus the values landing on it.
-    Each value is computed once; memory sees the inputs and the accumulators, once."""
+    Each value is computed once; memory sees the inputs and the accumulators, once.
+    The source names the length L as `n0` (a kernel argument), so it fits every size."""
     init, carries, writes, fill, stores, zero = [], [], [], [], [], []
     bases, accs = [], []
     hmax = max(max(a for _, a in sinks) - min(a for _, a in sinks) for _, _, sinks in chains)
@@ -438,22 +451,25 @@ def _tile(chains, length, ref):
             stores.append(f"{t}[{h} + t] = {y.name}")
             zero.append(f"{t}[{h} + t] = 0.0")
             terms.append(f"{t}[t + {h + amin - a}]")
-        writes += [f"        for t in range(min(hi, {length + h}) - lo):",
+        writes += [f"        for t in range(min(hi, n0 + {h}) - lo):",
                    f"            acc{c}[lo + {amin} + t] = {' + '.join(terms)}"]
         empty = f"b{c}[j]" if isinstance(base, Var) else "0.0"
-        for lo_, hi_ in ((0, amin), (length + amax, acc.shape[0])):     # where no value lands
-            if hi_ > lo_:
-                fill += [f"    for j in range({lo_}, {hi_}):", f"        acc{c}[j] = {empty}"]
+        if amin > 0:                                 # where no value lands
+            fill += [f"    for j in range({amin}):", f"        acc{c}[j] = {empty}"]
+        if acc.shape[0] - length > amax:
+            fill += [f"    for j in range(n0 + {amax}, n0 + {acc.shape[0] - length}):",
+                     f"        acc{c}[j] = {empty}"]
     if carries:
         carries.insert(0, "        if lo > 0:")
 
     def nest(lines):
-        return (init + [f"    for lo in range(0, {length + hmax}, {BLOCK}):",
-                        f"        hi = min(lo + {BLOCK}, {length + hmax})"]
+        return (init + [f"    for blk in range((n0 + {hmax + BLOCK - 1}) // {BLOCK}):",   # (a loop of
+                        f"        lo = blk * {BLOCK}",                  # step 1, which LLVM optimises)
+                        f"        hi = min(lo + {BLOCK}, n0 + {hmax})"]
                 + carries
-                + [f"        for t in range(min(hi, {length}) - lo):", "            i0 = lo + t"]
+                + ["        for t in range(min(hi, n0) - lo):", "            i0 = lo + t"]
                 + ["            " + b for b in lines + stores]
-                + [f"        for t in range(max(0, min(hi, {length}) - lo), hi - lo):"]
+                + ["        for t in range(max(0, min(hi, n0) - lo), hi - lo):"]
                 + ["            " + z for z in zero]
                 + writes + fill)
     args = bases + accs
@@ -461,9 +477,12 @@ def _tile(chains, length, ref):
 
 
 def _number(v):
-    v = v.item() if isinstance(v, np.generic) else v
-    if isinstance(v, bool) or isinstance(v, int):
-        return repr(v)
+    """Source text for a scalar constant: converted to a plain bool/int/float here first,
+    so no user-defined __repr__ (an int subclass, an IntEnum) ever reaches the source."""
+    if isinstance(v, (bool, np.bool_)):
+        return repr(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return repr(int(v))
     v = float(v)
     if v != v:
         return "_m.nan"
@@ -473,20 +492,25 @@ def _number(v):
 
 
 def _compile(src, reassociate=False):
-    """The numba function of kernel source `src` (cached by source; compiled on first call).
+    """The numba function of kernel source `src` (compiled on first call; the last
+    `KERNEL_CACHE` sources are kept, so a program of a known structure compiles nothing).
 
     With `reassociate`, sums may be reordered (so they vectorise, summing in
     several lanes: no less accurate than a sequential sum).
     """
     key = (src, reassociate)
     fn = _kernels.get(key)
-    if fn is None:
+    if fn is not None:
+        _kernels.move_to_end(key)
+    else:
         import math
         import numba
         ns = {"_m": math, "_np": np, **_vecmath()}
         exec(compile(src, "<chainrule.native kernel>", "exec"), ns)
         flags = {"reassoc"} if reassociate else False
         fn = _kernels[key] = numba.njit(error_model="numpy", fastmath=flags, cache=False)(ns["kernel"])
+        if len(_kernels) > KERNEL_CACHE:
+            _kernels.popitem(last=False)
     return fn
 
 

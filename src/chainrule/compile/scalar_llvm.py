@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import threading
+import weakref
 
 import numpy as np
 
@@ -36,23 +38,31 @@ _LOGIC = {"logical_and": "and", "logical_or": "or", "logical_xor": "xor"}
 _SUPPORTED = set(_LIBM) | set(_LIBM2) | set(_ARITH) | set(_CMP) | set(_LOGIC) | {
     "neg", "select", "stop_gradient", "logical_not", "safe_multiply"}
 
-_engine = None           # one execution engine (it owns its target machine) for all kernels
-_count = 0
+_ready = False
+_lock = threading.RLock()  # LLVM's global context and the engines are not thread-safe
+live = 0                   # execution engines alive: one per ScalarKernel not yet collected
 
 
 def _llvm():
-    global _engine
+    global _ready
     import llvmlite.binding as llvm
-    if _engine is None:
+    if not _ready:
         try:                               # older llvmlite needs an explicit initialize()
             llvm.initialize()
         except RuntimeError:
             pass
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
-        target = llvm.Target.from_default_triple().create_target_machine(opt=0)
-        _engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)
-    return llvm, _engine
+        _ready = True
+    return llvm
+
+
+def _release(engine):
+    """Free a kernel's engine: its module, its machine code, its target machine."""
+    global live
+    with _lock:
+        engine.close()
+        live -= 1
 
 
 def _scalar_value(v):
@@ -82,7 +92,9 @@ def eligible(prog):
     for g in prog.guards:
         if g.kind not in ("bool", "float", "int") or g.var.shape != ():
             return False
-    return all(isinstance(v, Var) or _scalar_value(v.value) for v in prog.outvars)
+    # outputs travel as doubles: a constant output must be a float already (an integer such
+    # as 2**60 + 1, a bool or a NumPy scalar would come back changed in value or type)
+    return all(isinstance(v, Var) or type(v.value) is float for v in prog.outvars)
 
 
 def _double(x):
@@ -136,8 +148,14 @@ def lower(prog):
             if g.kind == "bool":
                 cond = em.ref(var, "i1")
                 out.append(f"  {ok} = icmp eq i1 {cond}, {'true' if g.value else 'false'}")
-            elif g.kind == "float":
-                out.append(f"  {ok} = fcmp oeq double {em.ref(var, 'double')}, {_double(g.value)}")
+            elif g.kind == "float":            # the same bits (0.0 is not -0.0), or both NaN
+                x, v = em.ref(var, "double"), float(g.value)
+                if v != v:
+                    out.append(f"  {ok} = fcmp uno double {x}, {x}")
+                else:
+                    bits = em.tmp()
+                    out.append(f"  {bits} = bitcast double {x} to i64")
+                    out.append(f"  {ok} = icmp eq i64 {bits}, {struct.unpack('<q', struct.pack('<d', v))[0]}")
             else:
                 iv = em.tmp()
                 out.append(f"  {iv} = fptosi double {em.ref(var, 'double')} to i64")
@@ -167,7 +185,7 @@ def lower(prog):
         elif name == "neg":
             out.append(f"  {dst} = fneg double {em.ref(a[0], 'double')}")
         elif name == "stop_gradient":
-            out.append(f"  {dst} = fadd double {em.ref(a[0], 'double')}, 0.0")
+            out.append(f"  {dst} = fadd double {em.ref(a[0], 'double')}, -0.0")   # keeps -0.0
         elif name in _LIBM:
             out.append(f"  {dst} = call double @{_LIBM[name]}(double {em.ref(a[0], 'double')})")
         elif name in _LIBM2:
@@ -206,16 +224,20 @@ class ScalarKernel:
     """A compiled scalar program; call with the input leaves, get the output tuple."""
 
     def __init__(self, prog, miss):
-        global _count
-        llvm, engine = _llvm()
+        global live
         self.ir = lower(prog)
-        _count += 1
-        name = f"chainrule_fn_{_count}"
-        mod = llvm.parse_assembly(self.ir.replace("@chainrule_fn(", f"@{name}("))
-        mod.verify()
-        engine.add_module(mod)           # kept for the life of the process
-        engine.finalize_object()
-        self._fn = _FN(engine.get_function_address(name))
+        with _lock:                      # one thread at a time parses, adds and links
+            llvm = _llvm()
+            mod = llvm.parse_assembly(self.ir)
+            mod.verify()
+            # an engine of its own (it owns the module and the target machine), freed with
+            # the kernel: dropping a jitted function gives its machine code back
+            target = llvm.Target.from_default_triple().create_target_machine(opt=0)
+            engine = llvm.create_mcjit_compiler(mod, target)
+            engine.finalize_object()
+            self._fn = _FN(engine.get_function_address("chainrule_fn"))
+            live += 1
+        weakref.finalize(self, _release, engine)
         self._n_in, self._n_out = len(prog.invars), len(prog.outvars)
         self._in_t, self._out_t = ctypes.c_double * self._n_in, ctypes.c_double * self._n_out
         self._bool_out = [isinstance(v, Var) and v.dtype == _BOOL for v in prog.outvars]

@@ -20,12 +20,13 @@ inside each group until every group agrees.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import warnings
 
 import numpy as np
 
-from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of, concrete
+from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of, concrete, check_convertible
 from ..rules import batch_rules
 from ..tree_util import tree_flatten, tree_unflatten
 
@@ -58,12 +59,17 @@ def _groups_from_keys(keys):
 
 
 def _rows_agree(flat):
-    """Whether all rows of the (B, k) array `flat` are equal (NaN equals NaN)."""
+    """Whether all rows of the (B, k) array `flat` are equal (NaN equals NaN, 0.0 and -0.0
+    differ: the same test as `_row_keys`)."""
     if flat.shape[0] <= 1:
         return True
+    if flat.dtype.kind == "c":
+        flat = np.concatenate([flat.real, flat.imag], axis=1)
     same = flat == flat[:1]
-    if flat.dtype.kind in "fc":
+    if flat.dtype.kind == "f":
         same |= np.isnan(flat) & np.isnan(flat[:1])
+        neg0 = (flat == 0) & np.signbit(flat)
+        same &= neg0 == neg0[:1]
     return bool(np.all(same))
 
 
@@ -120,7 +126,8 @@ class BatchTracer(Tracer):
             return convert(np.zeros(v.shape[1:], v.dtype))
         outs = [convert(v[i]) for i in range(B)]
         first = outs[0]
-        if all(o == first or (o != o and first != first) for o in outs):
+        if all(o == first and _scalar_key(o) == _scalar_key(first) or (o != o and first != first)
+               for o in outs):
             return first
         keys = np.array([_scalar_key(o) for o in outs])
         raise _BatchSplit(self._trace, _groups_from_keys(keys.reshape(B, -1)))
@@ -139,12 +146,14 @@ class BatchTracer(Tracer):
         return self._decide(int)
 
     def __float__(self):
+        check_convertible(self, "float() (or a math function, np.float64(x), a[i] = x)")
         return self._decide(float)
 
     def __index__(self):
         return self._decide(operator.index)
 
     def __complex__(self):
+        check_convertible(self, "complex()")
         return self._decide(complex)
 
     def __repr__(self):
@@ -156,8 +165,8 @@ def _row_keys(flat):
     if flat.dtype.kind == "c":
         flat = np.concatenate([flat.real, flat.imag], axis=1)
     if flat.dtype.kind == "f":
-        nan = np.isnan(flat)
-        flat = np.concatenate([np.where(nan, 0.0, flat), nan.astype(flat.dtype)], axis=1)
+        nan, neg0 = np.isnan(flat), (flat == 0) & np.signbit(flat)
+        flat = np.concatenate([np.where(nan, 0.0, flat), nan + 2.0 * neg0], axis=1)
     return flat
 
 
@@ -166,6 +175,8 @@ def _scalar_key(o):
         return (o.real, o.imag)
     if isinstance(o, float) and o != o:
         return (np.inf, 1.0)
+    if isinstance(o, float) and o == 0:
+        return (0.0, -1.0 if math.copysign(1.0, o) < 0 else 0.0)      # -0.0 is not 0.0
     return (float(o), 0.0) if not isinstance(o, (int, bool)) else (o, 0)
 
 

@@ -1,12 +1,13 @@
 """Forward mode: a tracer carries a primal and its tangent (None: a zero tangent)."""
 from __future__ import annotations
 
-from ..core import Trace, Tracer, bind, missing_rule
+from ..core import Trace, Tracer, bind, check_like, missing_rule
 from ..rules import jvp_rules
 
 
 class JVPTracer(Tracer):
     __slots__ = ("primal", "tangent")
+    _carries_derivative = True
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
@@ -60,4 +61,5 @@ class JVPTrace(Trace):
         if t_tree != out_tree:
             raise TypeError(f"custom_jvp rule returned tangents of structure {t_tree}, "
                             f"but primal outputs of structure {out_tree}")
+        check_like("custom_jvp rule: tangent output", t_leaves, out_leaves)
         return tree_unflatten(out_tree, [JVPTracer(self, o, t) for o, t in zip(out_leaves, t_leaves)])

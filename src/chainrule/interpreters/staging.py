@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of
-from ..ir.program import Var, Const, Eqn, Guard, Program
+from ..ir.program import Var, Const, Eqn, Guard, Program, snapshot, same_value
 from ..tree_util import tree_flatten, tree_unflatten
 
 
@@ -74,12 +74,21 @@ def _warn_side_effect(what):
                   "outside jit.", SideEffectWarning, stacklevel=3)
 
 
+def _unchanged(a, s):
+    """Whether array `a` still holds the values of its snapshot `s` (bit for bit)."""
+    if (a.flags.c_contiguous and s.flags.c_contiguous and a.dtype == s.dtype and a.shape == s.shape
+            and a.dtype.kind != "O" and a.nbytes % 8 == 0):
+        return bool(np.array_equal(a.reshape(-1).view(np.uint64), s.reshape(-1).view(np.uint64)))
+    return same_value(a, s)
+
+
 class StagingTrace(Trace):
-    __slots__ = ("eqns", "guards", "n_vars")
+    __slots__ = ("eqns", "guards", "n_vars", "consts")
 
     def __init__(self, level):
         super().__init__(level)
         self.eqns, self.guards, self.n_vars = [], [], 0
+        self.consts = {}           # id(captured array) -> (array, its snapshot)
 
     def new_var(self, value):
         self.n_vars += 1
@@ -91,8 +100,22 @@ class StagingTrace(Trace):
     def read(self, tracer, kind, value):
         if self.done:
             raise self.leaked()
-        self.guards.append(Guard(tracer.var, kind, value))
+        self.guards.append(Guard(tracer.var, kind, snapshot(value)))
         return value
+
+    def const(self, a):
+        """A captured array as it is now: programs keep values from staging time (as
+        JAX does), so a later in-place change of the array does not reach them."""
+        hit = self.consts.get(id(a))
+        if hit is not None and _unchanged(a, hit[1]):
+            return hit[1]              # unchanged since its last use: one copy per array
+        s = self.consts[id(a)] = (a, snapshot(a))
+        return s[1]
+
+    def outer(self, a, p):
+        """(value, var) for a tracer of an enclosing transformation met by `p`; jit cannot
+        record one (a loop body's trace captures it as an input instead)."""
+        raise NotStageable(p)
 
     def process(self, p, args, params):
         if self.done:
@@ -103,12 +126,21 @@ class StagingTrace(Trace):
                 if a._trace is not self:
                     if a._trace.level >= self.level:
                         raise a._trace.leaked()
-                    raise NotStageable(p)
+                    value, var = self.outer(a, p)
+                    values.append(value)
+                    invars.append(var)
+                    continue
                 values.append(a.primal)
                 invars.append(a.var)
             else:
+                if isinstance(a, np.ndarray):
+                    a = self.const(a)
                 values.append(a)
                 invars.append(Const(a))
+        for k, v in params.items():    # index arrays in parameters are captured values too
+            if isinstance(v, np.ndarray) or (type(v) is tuple and any(isinstance(i, np.ndarray) for i in v)):
+                params = {**params, k: self.const(v) if isinstance(v, np.ndarray)
+                          else tuple(self.const(i) if isinstance(i, np.ndarray) else i for i in v)}
         out = p.impl(*values, **params)
         if p.multiple_results:
             outs = [StagingTracer(self, o, self.new_var(o)) for o in out]
@@ -139,7 +171,7 @@ def stage(f, args, kwargs=None):
                 elif isinstance(o, Tracer):
                     raise NotStageable("output")
                 else:
-                    outvars.append(Const(o))
+                    outvars.append(Const(trace.const(o) if isinstance(o, np.ndarray) else o))
                     values.append(o)
         finally:
             trace.done = True

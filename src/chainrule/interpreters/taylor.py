@@ -35,6 +35,7 @@ class JetTracer(Tracer):
     """A value under Taylor mode: `primal` and `terms` = [x1, ..., xK] (None: zero)."""
 
     __slots__ = ("primal", "terms")
+    _carries_derivative = True
 
     def __init__(self, trace, primal, terms):
         self._trace = trace

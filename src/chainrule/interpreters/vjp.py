@@ -14,13 +14,14 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..core import Trace, Tracer, bind, missing_rule
-from ..rules import vjp_rules
-from ..tree_util import tree_flatten, tree_unflatten
+from ..core import Trace, Tracer, bind, check_like, missing_rule
+from ..rules import vjp_rules, vjp_fwd_rules
+from ..tree_util import tree_flatten, tree_map, tree_unflatten
 
 
 class VJPTracer(Tracer):
     __slots__ = ("primal", "idx")
+    _carries_derivative = True
 
     def __init__(self, trace, primal, idx):
         self._trace = trace
@@ -82,7 +83,11 @@ class VJPTrace(Trace):
         if self.done:
             raise self.leaked()
         primals, argnums, parents = self.unwrap(args)
-        out = bind(p, *primals, **params)
+        if p.multiple_results and p in vjp_fwd_rules:    # a loop: its forward pass saves residuals
+            out, residuals = vjp_fwd_rules[p](primals, params)
+            params = dict(params, residuals=residuals)
+        else:
+            out = bind(p, *primals, **params)
         if p.nondiff:
             return out
         rule = vjp_rules.get(p)
@@ -113,7 +118,12 @@ class VJPTrace(Trace):
                     tangents[i] = t
                 _, out_t = custom.jvp(tuple(tree_unflatten(tree, primals)),
                                tuple(tree_unflatten(tree, tangents)))
-                return tree_flatten(out_t)[0]
+                t_leaves, t_tree = tree_flatten(out_t)
+                if t_tree != out_tree:
+                    raise TypeError(f"custom_jvp rule returned tangents of structure {t_tree}, "
+                                    f"but primal outputs of structure {out_tree}")
+                check_like("custom_jvp rule: tangent output", t_leaves, out_leaves)
+                return t_leaves
             _, pullback = _vjp(tangent_map, *[zeros_like(x) for x in diff])
             return list(pullback(gs))
         return self._record_outputs(rule, out_leaves, out_tree, primals, argnums, parents)
@@ -134,11 +144,19 @@ class VJPTrace(Trace):
             if not isinstance(cts, (tuple, list)):
                 raise TypeError("custom_vjp backward function must return a tuple with one "
                                 f"cotangent per positional argument, got {type(cts).__name__}")
-            ct_leaves, ct_tree = tree_flatten(list(cts))
+            args = tree_unflatten(tree, primals)
+            if len(cts) != len(args):
+                raise TypeError(f"custom_vjp backward function returned {len(cts)} cotangents "
+                                f"for {len(args)} positional arguments; return one per argument "
+                                "(None for a zero cotangent)")
+            cts = [tree_map(zeros_like, a) if c is None else c for c, a in zip(cts, args)]
+            ct_leaves, ct_tree = tree_flatten(cts)
             if ct_tree != tree:
                 raise TypeError(f"custom_vjp backward function returned cotangents of structure "
                                 f"{ct_tree}, expected the arguments' structure {tree}")
-            return [ct_leaves[i] for i in argnums]
+            out = [ct_leaves[i] for i in argnums]
+            check_like("custom_vjp backward function: cotangent", out, [primals[i] for i in argnums])
+            return out
         return self._record_outputs(rule, out_leaves, out_tree, primals, argnums, parents)
 
 

@@ -170,6 +170,16 @@ def _unit_free_transpose(e, defs):
     return x, perm
 
 
+def _reshape_source(e, defs):
+    """x when `e` reshapes a reshape of the variable x (C order both), else None."""
+    if e.prim.name != "reshape" or set(e.params) != {"shape"} or not isinstance(e.invars[0], Var):
+        return None
+    d = defs.get(e.invars[0].id)
+    if d is None or d.prim.name != "reshape" or set(d.params) != {"shape"} or not isinstance(d.invars[0], Var):
+        return None
+    return d.invars[0]
+
+
 def _is_zero_view(a):
     """Is `a` a constant array of zeros (checked once, at compile time)?"""
     v = a.value if isinstance(a, Const) else None
@@ -274,6 +284,12 @@ def _simplify(eqns, outvars, guards):
         if alias is not None:
             rename[e.outvars[0].id] = alias
             continue
+        inner = _reshape_source(e, defs)
+        if inner is not None:                 # reshape(reshape(x, s1), s2) = reshape(x, s2)
+            if tuple(inner.shape) == tuple(e.params["shape"]) and _same_type(inner, e.outvars[0]):
+                rename[e.outvars[0].id] = inner
+                continue
+            e = Eqn(e.prim, [inner], e.outvars, e.params)
         moved = _unit_free_transpose(e, defs)
         if moved is not None:
             x, perm = moved

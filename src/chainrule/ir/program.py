@@ -39,6 +39,30 @@ class Const:
         return f"const{np.shape(v)}"
 
 
+def snapshot(v):
+    """A copy of array `v` as it is now (what a program keeps of a captured array); axes
+    broadcast with stride 0 stay broadcast, so a broadcast constant costs no memory."""
+    if not isinstance(v, np.ndarray):
+        return v
+    if v.ndim and not all(v.strides):
+        core = v[tuple(slice(None) if s else slice(0, 1) for s in v.strides)]
+        return np.broadcast_to(core.copy(order="K"), v.shape)
+    return v.copy(order="K")
+
+
+def same_value(a, b):
+    """Whether a and b hold the same values, as a guard compares them: shapes and dtypes
+    equal, NaN equal to NaN, and 0.0 different from -0.0 (math.copysign can tell them apart)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind == "c":
+        return same_value(a.real, b.real) and same_value(a.imag, b.imag)
+    if a.dtype.kind != "f":
+        return bool(np.array_equal(a, b))
+    return bool(np.all(((a == b) & (np.signbit(a) == np.signbit(b))) | (np.isnan(a) & np.isnan(b))))
+
+
 def const_number(a):
     """The float a constant operand holds everywhere (a number, a 0-d array or a broadcast
     view of one value), else None.  Booleans are not numbers here."""
@@ -73,8 +97,9 @@ class Eqn:
 class Guard:
     """A concrete value that Python control flow read during staging.
 
-    The compiled program checks `kind(var) == value` when it runs and
-    re-specialises when the check fails.
+    The compiled program checks `kind(var) == value` when it runs (floats by
+    `same_value`: 0.0 and -0.0 differ, NaN matches NaN) and re-specialises when the
+    check fails.  `value` is a copy, never the caller's array.
     """
 
     __slots__ = ("var", "kind", "value")
@@ -101,7 +126,7 @@ class Program:
         for v in self.invars:
             lines += [f"    {g!r}" for g in guard_after.get(v.id, [])]
         for e in self.eqns:
-            lines.append(f"    {e!r}")
+            lines.append("    " + repr(e).replace("\n", "\n    "))     # loop bodies nest
             for o in e.outvars:
                 lines += [f"    {g!r}" for g in guard_after.get(o.id, [])]
         lines.append("  in (" + ", ".join(repr(v) for v in self.outvars) + ") }")

@@ -81,19 +81,7 @@ def rad2deg(x):
 
 radians, degrees = deg2rad, rad2deg
 
-_SINC_TERMS = [(-1) ** k / math.factorial(2 * k + 1) for k in range(9)]
-
-
-def sinc(x):
-    """sin(pi x) / (pi x); a power series near 0 keeps every derivative exact there."""
-    small = less(absolute(x), 0.1)
-    xs = where(small, x, 0.0)
-    z = (pi * xs) ** 2
-    series = 0.0
-    for c in reversed(_SINC_TERMS):
-        series = series * z + c
-    xl = where(small, 1.0, x)
-    return where(small, series, sin(pi * xl) / (pi * xl))
+sinc = _E.sinc
 
 
 def where(condition, x=None, y=None):
@@ -182,8 +170,8 @@ def size(x, axis=None):
     return int(_np.prod(s, dtype=_np.int64)) if axis is None else s[axis]
 
 
-def ravel(x):
-    return reshape(x, (-1,))
+def ravel(x, order="C"):
+    return reshape(x, (-1,), order=order)
 
 
 def swapaxes(x, axis1, axis2):
@@ -282,13 +270,16 @@ def repeat(x, repeats, axis=None):
 
 
 def roll(x, shift, axis=None):
+    """`numpy.roll`: shift and axis broadcast against each other; shifts of one axis add up."""
     if axis is None:
         return reshape(roll(ravel(x), shift, 0), shape_of(x))
-    shifts = shift if isinstance(shift, (tuple, list)) else (shift,)
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    for s, a in zip(shifts, axes):
+    total = {}
+    for s, a in _np.broadcast(concrete(shift), axis):
         a = _S.normalize_axis(a, ndim(x))
-        x = take(x, _np.roll(_np.arange(shape_of(x)[a]), s), axis=a)
+        total[a] = total.get(a, 0) + int(s)
+    for a, s in total.items():
+        if s % builtins.max(shape_of(x)[a], 1):
+            x = take(x, _np.roll(_np.arange(shape_of(x)[a]), s), axis=a)
     return x
 
 
@@ -373,15 +364,22 @@ def ones_like(x, dtype=None):
     return _np.ones(shape_of(x), dtype or dtype_of(x))
 
 
-def full_like(x, fill_value, dtype=None):
-    return _np.full(shape_of(x), concrete(fill_value), dtype or dtype_of(x))
+def full(shape, fill_value, dtype=None):
+    """`numpy.full`; a traced fill value stays traced (its derivative reaches every entry)."""
+    if isinstance(fill_value, Tracer):
+        return broadcast_to(fill_value if dtype is None else astype(fill_value, dtype), shape)
+    return _np.full(shape, fill_value, dtype)
+
+
+def full_like(x, fill_value, dtype=None, shape=None):
+    return full(shape_of(x) if shape is None else shape, fill_value, dtype or dtype_of(x))
 
 
 def empty_like(x, dtype=None):
     return zeros_like(x, dtype)
 
 
-zeros, ones, full, empty, eye, identity = _np.zeros, _np.ones, _np.full, _np.zeros, _np.eye, _np.identity
+zeros, ones, empty, eye, identity = _np.zeros, _np.ones, _np.zeros, _np.eye, _np.identity
 arange, linspace, logspace, meshgrid = _np.arange, _np.linspace, _np.logspace, _np.meshgrid
 iscomplexobj, isscalar = (lambda x: dtype_of(x).kind == "c"), _np.isscalar
 

@@ -53,21 +53,92 @@ def _function_table():
 FUNCTIONS = {}
 
 
+# keyword arguments of a ufunc call that change nothing at their default value
+_CALL_DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "where": True, "signature": None}
+
+
+def _special_ufunc(ufunc):
+    """The chainrule.scipy.special function for one of SciPy's special-function ufuncs, else None."""
+    import sys
+    sc = sys.modules.get("scipy.special")          # a SciPy ufunc exists only once SciPy is imported
+    name = ufunc.__name__
+    if sc is None or getattr(sc, name, None) is not ufunc:
+        return None
+    from ..scipy import special as css
+    return getattr(css, name, None) if name in css.__all__ else None
+
+
+def _ufunc_call(fn, inputs, kwargs):
+    """fn(*inputs) when every keyword is harmless (dtype= casts the inputs first), else None."""
+    dtype = kwargs.get("dtype")
+    if any(k != "dtype" and (k not in _CALL_DEFAULTS or not _same(v, _CALL_DEFAULTS[k]))
+           for k, v in kwargs.items()):
+        return None
+    if dtype is None:
+        return fn(*inputs)
+    out = fn(*[cnp.astype(cnp.asarray(a), dtype) for a in inputs])
+    if cnp.dtype_of(out) != np.dtype(dtype):        # e.g. a comparison asked for a float result
+        return None
+    return out
+
+
+def _same(v, default):
+    return v is default or (type(v) is type(default) and v == default)
+
+
+_REDUCE_KWARGS = {"axis", "keepdims", "initial", "where", "dtype"}
+
+
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     if kwargs.get("out") is not None:
+        name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         raise TypeError(f"{name}: out= cannot write a traced value into a NumPy array; "
                         "use the returned value (or x.at[idx].set(...)) instead")
     kwargs.pop("out", None)
-    if method == "__call__" and ufunc in UFUNCS and not kwargs:
-        return UFUNCS[ufunc](*inputs)
-    if method == "reduce" and ufunc in _REDUCERS:
-        return _REDUCERS[ufunc](inputs[0], axis=kwargs.get("axis", 0), keepdims=kwargs.get("keepdims", False))
-    if method == "accumulate" and ufunc in _ACCUMULATORS:
+    if method == "__call__":
+        fn = UFUNCS.get(ufunc) or _special_ufunc(ufunc)
+        if fn is not None:
+            if not kwargs:
+                return fn(*inputs)
+            out = _ufunc_call(fn, inputs, kwargs)
+            if out is not None:
+                return out
+    elif method == "reduce" and ufunc in _REDUCERS and set(kwargs) <= _REDUCE_KWARGS:
+        kw = {k: v for k, v in kwargs.items() if v is not None and k != "axis"}
+        if ufunc in (np.maximum, np.minimum) and "dtype" in kw:
+            kw = None
+        if kw is not None:
+            return _REDUCERS[ufunc](inputs[0], axis=kwargs.get("axis", 0), **kw)
+    elif method == "accumulate" and ufunc in _ACCUMULATORS and set(kwargs) <= {"axis", "dtype"} \
+            and kwargs.get("dtype") is None:
         return _ACCUMULATORS[ufunc](inputs[0], axis=kwargs.get("axis", 0))
+    raise TypeError(_unsupported_ufunc_message(ufunc, method, kwargs))
+
+
+def _unsupported_ufunc_message(ufunc, method, kwargs):
+    """The error message for a ufunc call chainrule cannot apply to a traced value.
+
+    NumPy's own ufuncs are named `numpy.<name>`; SciPy's special functions (also
+    ufuncs) are named `scipy.special.<name>`, pointing to `chainrule.scipy.special`.
+    """
+    import sys
+    fname = ufunc.__name__
+    call = "" if method == "__call__" else f".{method}"
     extra = f" with arguments {sorted(kwargs)}" if kwargs else ""
-    raise TypeError(f"chainrule does not support {name}{extra} on traced values; "
-                    "see chainrule.numpy for the supported functions")
+    if getattr(np, fname, None) is ufunc:
+        return (f"chainrule does not support numpy.{fname}{call}{extra} on traced values; "
+                "see chainrule.numpy for the supported functions")
+    special = sys.modules.get("scipy.special")
+    if special is not None and getattr(special, fname, None) is ufunc:
+        from ..scipy import special as cspecial
+        if method == "__call__" and fname in cspecial.__all__:
+            return (f"chainrule does not support scipy.special.{fname}{extra} on traced values; "
+                    f"use chainrule.scipy.special.{fname} instead")
+        return (f"chainrule does not support scipy.special.{fname}{call}{extra} on traced "
+                "values; chainrule.scipy.special provides: " + ", ".join(cspecial.__all__))
+    return (f"chainrule does not support the ufunc {fname}{call}{extra} on traced values "
+            "(it is not one of NumPy's); see chainrule.numpy and chainrule.scipy.special "
+            "for the supported functions")
 
 
 def _array_function(self, func, types, args, kwargs):
@@ -96,6 +167,13 @@ def _no_inplace_sort(self, *args, **kwargs):
                     "instead of x.sort()")
 
 
+def _clip_method(self, min=None, max=None, *, a_min=None, a_max=None):
+    """`x.clip(min, max)`, also with NumPy 1's keyword names `a_min=` / `a_max=`."""
+    if (min is not None and a_min is not None) or (max is not None and a_max is not None):
+        raise TypeError("clip: pass each bound once (min= or a_min=, max= or a_max=)")
+    return cnp.clip(self, a_min if min is None else min, a_max if max is None else max)
+
+
 def install():
     T = Tracer
     T.__array_ufunc__ = _array_ufunc
@@ -122,8 +200,8 @@ def install():
     T.imag = property(lambda self: cnp.imag(self))
     T.at = property(lambda self: cnp.at(self))
     T.conj = T.conjugate = lambda self: cnp.conj(self)
-    T.reshape = lambda self, *shape, **kw: cnp.reshape(
-        self, kw.get("shape", shape[0] if len(shape) == 1 else shape))
+    T.reshape = lambda self, *shape, order="C", **kw: cnp.reshape(
+        self, kw.pop("shape", shape[0] if len(shape) == 1 else shape), order=order, **kw)
     T.transpose = lambda self, *axes: cnp.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
     T.ravel = T.flatten = lambda self: cnp.ravel(self)
     T.squeeze = lambda self, axis=None: cnp.squeeze(self, axis)
@@ -131,10 +209,8 @@ def install():
     T.astype = lambda self, dtype: cnp.astype(self, dtype)
     T.copy = lambda self: self
     T.dot = lambda self, other: cnp.dot(self, other)
-    T.clip = lambda self, a_min=None, a_max=None: cnp.clip(self, a_min, a_max)
+    T.clip = _clip_method
     T.round = lambda self, decimals=0: cnp.round(self, decimals)
-    T.item = lambda self: self.concrete().item() if hasattr(self.concrete(), "item") else self.concrete()
-    T.tolist = lambda self: np.asarray(self.concrete()).tolist()
     for name in ["sum", "prod", "max", "min", "mean", "var", "std", "cumsum", "cumprod",
                  "argmax", "argmin", "argsort", "any", "all", "ptp", "trace", "diagonal", "nonzero"]:
         setattr(T, name, getattr(cnp, name))

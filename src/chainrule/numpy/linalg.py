@@ -184,9 +184,9 @@ def _abs2(x):
 def _safe_root(s, p=2.0):
     """s ** (1/p), with derivative 0 (not inf or nan) where s == 0."""
     zero = _E.equal(s, 0.0)
-    s_safe = _E.select(zero, _np.ones(shape_of(s)), s)
+    s_safe = _E.select(zero, _np.ones(shape_of(s), dtype_of(s)), s)
     root = _E.sqrt(s_safe) if p == 2.0 else _E.power(s_safe, 1.0 / p)
-    return _E.select(zero, _np.zeros(shape_of(s)), root)
+    return _E.select(zero, _np.zeros(shape_of(s), dtype_of(root)), root)
 
 
 def _vector_norm(x, ord, axis, keepdims):
@@ -199,7 +199,8 @@ def _vector_norm(x, ord, axis, keepdims):
     if ord == -_np.inf:
         return _R.min(_E.absolute(x), axis=axis, keepdims=keepdims)
     if ord == 0:
-        return _R.sum(_S.astype(_E.not_equal(x, 0), _np.float64), axis=axis, keepdims=keepdims)
+        real = _np.empty(0, dtype_of(x)).real.dtype
+        return _R.sum(_S.astype(_E.not_equal(x, 0), real), axis=axis, keepdims=keepdims)
     if ord == 1:
         return _R.sum(_E.absolute(x), axis=axis, keepdims=keepdims)
     ord = float(ord)

@@ -18,7 +18,9 @@ Conventions:
   in JAX).  Compose with ``(A + A.T) / 2`` for a function of every entry.
 - eigh's and svd's vector derivatives need distinct eigenvalues (singular
   values): ``F_ij = 1 / (w_j - w_i)`` is infinite for repeated ones.  The
-  derivatives of solve, inv, det and slogdet need a nonsingular matrix.
+  derivatives of solve, inv and slogdet need a nonsingular matrix; det's is its
+  cofactor matrix, computed through the SVD where det is 0 (exact at every order
+  for rank n-1; beyond the first order, nan for rank <= n-2).
 """
 from __future__ import annotations
 
@@ -137,8 +139,32 @@ def det(a):
     return bind(det_p, a)
 
 
-defjvp(det_p, lambda t, ans, a: ans * trace(solve(a, t)))
-defvjp(det_p, lambda g, ans, a: _scalar_to_matrix(g * ans) * mT(inv(a)))
+def cofactor(a, ans):
+    """d det(a) / da, the cofactor matrix adj(a)^T: det(a) inv(a)^T, and where some det(a) is 0
+    (inv fails there) det(U) det(Vh) U diag(prod of the other singular values) Vh from the SVD."""
+    if not bool(R.any(E.equal(ans, 0.0))):
+        return _scalar_to_matrix(ans) * mT(inv(a))
+    u, s, vh = svd(a)
+    sign = det(E.stop_gradient(u)) * det(E.stop_gradient(vh))      # +-1 (a phase): locally constant
+    if is_complex(a):                   # adj(a)^T = det(U) det(Vh) conj(U) diag(...) conj(Vh)
+        u, vh = E.conj(u), E.conj(vh)
+    return _scalar_to_matrix(sign) * matmul(u * S.expand_dims(_others(s), -2), vh)
+
+
+def _others(s):
+    """prod_{j != i} s_j along the last axis, by multiplications only (no division by a tiny s_i,
+    which would spoil higher derivatives)."""
+    cols = [S.getitem(s, (Ellipsis, i)) for i in range(shape_of(s)[-1])]
+    one = np.ones(shape_of(cols[0]), dtype_of(s))
+    left, right = [one], [one]
+    for c, d in zip(cols[:-1], reversed(cols[1:])):
+        left.append(left[-1] * c)
+        right.append(right[-1] * d)
+    return S.stack([a * b for a, b in zip(left, reversed(right))], axis=-1)
+
+
+defjvp(det_p, lambda t, ans, a: R.sum(cofactor(a, ans) * t, axis=(-2, -1)))
+defvjp(det_p, lambda g, ans, a: _scalar_to_matrix(g) * cofactor(a, ans))
 
 slogdet_p = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), multiple_results=True)
 

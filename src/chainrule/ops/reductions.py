@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Primitive, bind, shape_of, dtype_of
+from ..core import Primitive, Tracer, bind, shape_of, dtype_of
 from ..rules import defjvp_full, defvjp, deflinear, defnondiff
 from . import elementwise as E
 from . import shape as S
@@ -86,15 +86,36 @@ reduce_sum_p = Primitive("reduce_sum", _sum_impl)
 deflinear(reduce_sum_p, lambda g, ans, x, axes, keepdims: expand_back(g, x, axes, keepdims))
 
 
-def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A001  (mirrors numpy.sum)
+def _masked(x, where, fill):
+    """x where `where` holds, `fill` elsewhere (NumPy's where= of a reduction)."""
+    if where is None or where is True:
+        return x
+    if np.broadcast_shapes(shape_of(where), shape_of(x)) != shape_of(x):
+        raise ValueError(f"where= of shape {shape_of(where)} does not broadcast to the array's "
+                         f"shape {shape_of(x)}")
+    return E.select(where, x, fill)
+
+
+def _with_initial(out, initial, combine):
+    """`combine(out, initial)`; a constant initial is cast to the result's dtype, as NumPy does."""
+    if initial is None:
+        return out
+    if not isinstance(initial, Tracer):
+        initial = np.asarray(initial).astype(dtype_of(out))[()]
+    return combine(out, initial)
+
+
+def sum(x, axis=None, keepdims=False, dtype=None, initial=None, where=None):  # noqa: A001
+    """`numpy.sum`; `where=` masks entries out (no derivative reaches them), `initial` is added."""
     axes = normalize_axes(x, axis)
     if dtype is not None:
         x = S.astype(x, dtype)
     elif dtype_of(x).kind in "bui":
         x = S.astype(x, np.int64 if dtype_of(x).kind != "u" else np.uint64)
-    if not axes and not keepdims:
-        return x
-    return bind(reduce_sum_p, x, axes=axes, keepdims=keepdims)
+    if where is not None:
+        x = _masked(x, where, 0)
+    out = x if not axes and not keepdims else bind(reduce_sum_p, x, axes=axes, keepdims=keepdims)
+    return out if initial is None else _with_initial(out, initial, E.add)
 
 
 # -------------------------------------------------------------- max/min ---
@@ -103,7 +124,7 @@ def _extremum(name, np_fn):
     p = Primitive(name, lambda x, axes, keepdims: np_fn(x, axis=axes, keepdims=keepdims))
 
     def weights(x, ans, axes, keepdims):
-        hit = E.equal(x, _keep(x, ans, axes, keepdims)) * 1.0
+        hit = S.astype(E.equal(x, _keep(x, ans, axes, keepdims)), dtype_of(ans))
         return hit / sum(hit, axis=axes, keepdims=True)      # ties share equally
 
     def jvp(primals, tangents, axes, keepdims):
@@ -122,12 +143,33 @@ reduce_max_p = _extremum("reduce_max", np.max)
 reduce_min_p = _extremum("reduce_min", np.min)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    return bind(reduce_max_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+def _extreme(p, combine, name, x, axis, keepdims, initial, where):
+    axes = normalize_axes(x, axis)
+    if where is not None and where is not True:
+        if initial is None:
+            raise ValueError(f"{name}(x, where=...) needs initial=: a fully masked-out reduction "
+                             "has no value (as in NumPy)")
+        x = _masked(x, where, initial)
+    xs = shape_of(x)
+    if initial is not None and 0 in [xs[a] for a in axes]:       # nothing to reduce
+        kept = tuple(1 if i in axes else n for i, n in enumerate(xs)) if keepdims else \
+            tuple(n for i, n in enumerate(xs) if i not in axes)
+        return S.broadcast_to(_with_initial(np.zeros((), dtype_of(x)), initial, E.add), kept)
+    return _with_initial(bind(p, x, axes=axes, keepdims=keepdims), initial, combine)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    return bind(reduce_min_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+def max(x, axis=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    """`numpy.max`; `initial` takes part in the maximum, `where=` (with `initial`) masks entries."""
+    if initial is None and where is None:
+        return bind(reduce_max_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+    return _extreme(reduce_max_p, E.maximum, "max", x, axis, keepdims, initial, where)
+
+
+def min(x, axis=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    """`numpy.min`; `initial` takes part in the minimum, `where=` (with `initial`) masks entries."""
+    if initial is None and where is None:
+        return bind(reduce_min_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+    return _extreme(reduce_min_p, E.minimum, "min", x, axis, keepdims, initial, where)
 
 
 # ----------------------------------------------------------------- prod ---
@@ -138,6 +180,8 @@ def _prod_of_others(x, axes):
     Exclusive products from the left and from the right: exact with zeros.
     """
     xs = shape_of(x)
+    if 0 in [xs[a] for a in axes]:                  # empty groups: nothing to multiply
+        return np.zeros(xs, dtype_of(x))
     keep = [i for i in range(len(xs)) if i not in axes]
     perm = keep + list(axes)
     xt = S.transpose(x, tuple(perm))
@@ -166,8 +210,13 @@ defvjp(reduce_prod_p, lambda g, ans, x, axes, keepdims:
        expand_back(g, x, axes, keepdims) * _prod_of_others(x, axes))
 
 
-def prod(x, axis=None, keepdims=False):
-    return bind(reduce_prod_p, x, axes=normalize_axes(x, axis), keepdims=keepdims)
+def prod(x, axis=None, keepdims=False, dtype=None, initial=None, where=None):
+    """`numpy.prod`; `where=` masks entries out (as factors of 1), `initial` multiplies in."""
+    if dtype is not None:
+        x = S.astype(x, dtype)
+    x = _masked(x, where, 1)
+    return _with_initial(bind(reduce_prod_p, x, axes=normalize_axes(x, axis), keepdims=keepdims),
+                         initial, E.multiply)
 
 
 # ----------------------------------------------------------- cumulative ---

@@ -41,9 +41,17 @@ reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
 deflinear(reshape_p, lambda g, ans, x, shape: reshape(g, shape_of(x)))
 
 
-def reshape(x, shape):
+def reshape(x, shape, order="C"):
+    """`numpy.reshape`; order='F' reads and writes in column-major order (through transposes)."""
     xs = shape_of(x)
     shape = resolve_shape(shape, int(np.prod(xs, dtype=np.int64)))
+    if order != "C":
+        if order == "A":       # Fortran order only for a Fortran-ordered NumPy array (a traced value has no layout)
+            order = "F" if isinstance(x, np.ndarray) and x.flags.f_contiguous and not x.flags.c_contiguous else "C"
+        if order == "F":
+            return transpose(reshape(transpose(x), shape[::-1]))
+        if order != "C":
+            raise ValueError(f"reshape: order must be 'C', 'F' or 'A', not {order!r}")
     if shape == xs:
         return x
     return bind(reshape_p, x, shape=shape)
@@ -80,14 +88,23 @@ def astype(x, dtype):
 
 
 def _convert_transpose(g, ans, x, dtype):
+    if dtype.kind not in "fc":          # a cast to integers or booleans: piecewise constant
+        return None
     src = dtype_of(x)
     if src.kind == "c" or dtype.kind != "c":
         return astype(g, src)
     return astype(E.real(g), src)
 
 
+def _convert_jvp(primals, tangents, dtype):
+    ans = bind(convert_p, primals[0], dtype=dtype)
+    t = tangents[0]
+    return ans, None if t is None or dtype.kind not in "fc" else bind(convert_p, t, dtype=dtype)
+
+
 convert_p = Primitive("convert_element_type", lambda x, dtype: np.asarray(x).astype(dtype))
-deflinear(convert_p, _convert_transpose)
+defjvp_full(convert_p, _convert_jvp)
+defvjp(convert_p, _convert_transpose)
 
 
 # ---------------------------------------------------------- concatenate ---
@@ -296,23 +313,119 @@ deflinear(pad_p, lambda g, ans, x, widths: getitem(
     g, tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape_of(x)))))
 
 
-def pad(x, pad_width, mode="constant", constant_values=0):
-    """`numpy.pad`: constant mode is a primitive; other modes gather from `x`."""
+_PAD_KWARGS = {"constant": {"constant_values"}, "empty": set(), "edge": set(), "wrap": set(),
+               "reflect": {"reflect_type"}, "symmetric": {"reflect_type"}, "linear_ramp": {"end_values"},
+               "maximum": {"stat_length"}, "minimum": {"stat_length"}, "mean": {"stat_length"},
+               "median": {"stat_length"}}
+
+
+def _pairs(v, nd, as_index=False):
+    """NumPy's per-axis (before, after) pairs of a pad argument."""
+    if v is None:
+        return [(None, None)] * nd
+    v = np.asarray(v)
+    if as_index:
+        v = np.round(v).astype(np.intp)
+        if np.any(v < 0):
+            raise ValueError("index can't contain negative values")
+    return [tuple(p) for p in np.broadcast_to(v, (nd, 2)).tolist()]
+
+
+def pad(x, pad_width, mode="constant", **kwargs):
+    """`numpy.pad`.  On traced values every mode except a callable and reflect_type='odd' is
+    built from differentiable gathers, reductions and concatenations, one axis after another
+    as NumPy pads (so corners come from the axes padded before)."""
+    if not isinstance(x, Tracer) and not any(isinstance(v, Tracer) for v in kwargs.values()):
+        return np.pad(x, pad_width, mode=mode, **kwargs)
     xs = shape_of(x)
-    widths = tuple(tuple(int(w) for w in pair) for pair in np.broadcast_to(pad_width, (len(xs), 2)))
-    if mode == "constant":
-        out = bind(pad_p, x, widths=widths)
-        if np.any(np.asarray(constant_values) != 0):
-            mask = np.pad(np.zeros(xs, bool), widths, constant_values=True)
-            cv = np.broadcast_to(constant_values, (len(xs), 2))
-            fill = np.pad(np.zeros(xs), widths, mode="constant", constant_values=cv)
-            out = E.select(mask, fill, out)
-        return out
+    nd = len(xs)
+    if np.asarray(pad_width).dtype.kind not in "iu":
+        raise TypeError("`pad_width` must be of integral type.")
+    if callable(mode) or mode not in _PAD_KWARGS:
+        raise ValueError(f"pad: mode {mode!r} is not supported on traced values (use one of "
+                         f"{', '.join(_PAD_KWARGS)})")
+    unknown = set(kwargs) - _PAD_KWARGS[mode]
+    if unknown:
+        raise ValueError(f"unsupported keyword arguments for mode '{mode}': {unknown}")
+    if kwargs.get("reflect_type", "even") != "even":
+        raise NotImplementedError("pad: reflect_type='odd' is not supported on traced values")
+    widths = tuple(_pairs(pad_width, nd, as_index=True))
+    if nd == 0 or not any(lo or hi for lo, hi in widths):
+        return x
+    if mode in ("constant", "empty"):         # 'empty' leaves the padding undefined: zeros will do
+        return _pad_constant(x, widths, kwargs.get("constant_values", 0))
+    stat_lengths = _pairs(kwargs.get("stat_length"), nd, as_index=True)
+    ev = kwargs.get("end_values", 0)
+    end_values = [(ev, ev)] * nd if isinstance(ev, Tracer) else _pairs(ev, nd)
     for axis, (lo, hi) in enumerate(widths):
-        if lo or hi:
-            src = np.pad(np.arange(xs[axis]), (lo, hi), mode=mode)
-            x = take(x, src, axis=axis)
+        if not (lo or hi):
+            continue
+        n = shape_of(x)[axis]
+        if n == 0:
+            raise ValueError(f"can't extend empty axis {axis} using modes other than 'constant' or 'empty'")
+        if mode in ("edge", "wrap", "reflect", "symmetric"):
+            x = take(x, np.pad(np.arange(n), (lo, hi), mode=mode), axis=axis)
+            continue
+        parts = []
+        for side, w in ((0, lo), (1, hi)):
+            if w:
+                fill = (_pad_ramp(x, axis, n, w, side, end_values[axis][side]) if mode == "linear_ramp"
+                        else _pad_stat(x, axis, n, w, side, stat_lengths[axis][side], mode))
+                parts.append(fill)
+        parts.insert(1 if lo else 0, x)
+        x = concatenate(parts, axis=axis)
     return x
+
+
+def _pad_constant(x, widths, constant_values):
+    xs = shape_of(x)
+    out = bind(pad_p, x, widths=widths)
+    mask = np.pad(np.zeros(xs, bool), widths, constant_values=True)
+    if isinstance(constant_values, Tracer):
+        return astype(E.select(mask, constant_values, out), dtype_of(x))
+    if np.any(np.asarray(constant_values) != 0):
+        cv = np.broadcast_to(constant_values, (len(xs), 2))
+        fill = np.pad(np.zeros(xs, dtype_of(x)), widths, mode="constant", constant_values=cv)
+        out = E.select(mask, fill, out)
+    return out
+
+
+def _along(axis, sl):
+    return (slice(None),) * axis + (sl,)
+
+
+def _pad_stat(x, axis, n, w, side, length, mode):
+    """The `mode` statistic (max, min, mean, median) of the `length` entries next to `side`."""
+    from . import reductions as R
+    length = n if length is None else min(int(length), n)
+    if length == 0 and mode in ("maximum", "minimum"):
+        raise ValueError("stat_length of 0 yields no value for padding")
+    chunk = getitem(x, _along(axis, slice(0, length) if side == 0 else slice(n - length, n)))
+    if mode == "maximum":
+        stat = R.max(chunk, axis=axis, keepdims=True)
+    elif mode == "minimum":
+        stat = R.min(chunk, axis=axis, keepdims=True)
+    elif mode == "mean":
+        stat = R.sum(chunk, axis=axis, keepdims=True) / length
+    else:
+        srt = R.sort(chunk, axis=axis)
+        mid = getitem(srt, _along(axis, slice((length - 1) // 2, length // 2 + 1)))
+        stat = R.sum(mid, axis=axis, keepdims=True) / shape_of(mid)[axis]
+    if dtype_of(x).kind in "iu":
+        stat = E.round(stat)
+    stat = astype(stat, dtype_of(x))
+    return broadcast_to(stat, tuple(w if i == axis else m for i, m in enumerate(shape_of(x))))
+
+
+def _pad_ramp(x, axis, n, w, side, end):
+    """NumPy's linear ramp from `end` towards the edge value (the edge itself excluded)."""
+    edge = getitem(x, _along(axis, slice(0, 1) if side == 0 else slice(n - 1, n)))
+    k = np.arange(w) if side == 0 else np.arange(w - 1, -1, -1)
+    k = k.reshape(tuple(w if i == axis else 1 for i in range(len(shape_of(x)))))
+    ramp = k * ((edge - end) / w) + end
+    if dtype_of(x).kind in "iu":
+        ramp = E.floor(ramp)
+    return astype(ramp, dtype_of(x))
 
 
 # ------------------------------------------------ gathers built on getitem ---

@@ -103,6 +103,11 @@ def _is_const(s):
     return True
 
 
+def _div(a, b):
+    """a / b, with NumPy's inf/nan (and warning) for a Python 0.0 divisor (singular points)."""
+    return E.divide(a, b) if type(b) is float and b == 0.0 else a / b
+
+
 def s_mul(x, y, n=None):
     """Cauchy product of two series (truncated to n terms)."""
     n = len(x) if n is None else n
@@ -133,7 +138,7 @@ def s_div(x, z, q0=None):
             qk = q[k - j]
             if qk is not None:
                 acc = _sub(acc, zj * qk)
-        q[k] = None if acc is None else acc / z0
+        q[k] = None if acc is None else _div(acc, z0)
     return q
 
 
@@ -151,7 +156,7 @@ def s_recip(z, q0=None):
             qk = q[k - j]
             if qk is not None:
                 acc = _add(acc, zj * qk)
-        q[k] = None if acc is None else -acc / z0
+        q[k] = None if acc is None else _div(-acc, z0)
     return q
 
 
@@ -186,7 +191,7 @@ def s_log(x, y0):
                 acc = _add(acc, a * b)
         num = _sub(x[k], None if acc is None else acc / k)
         if num is not None:
-            y[k] = num / x0
+            y[k] = _div(num, x0)
             jy[k] = y[k] * k
     return y
 
@@ -206,7 +211,7 @@ def s_pow(x, r, y0):
             yk = y[k - j]
             if yk is not None:
                 acc = _add(acc, (r1 * j - k) * (xj * yk))
-        y[k] = None if acc is None else acc / (k * x0)
+        y[k] = None if acc is None else _div(acc, k * x0)
     return y
 
 
@@ -223,7 +228,7 @@ def s_sqrt(x, y0):
                 acc = _sub(acc, 2.0 * (a * b))
         if k % 2 == 0 and y[k // 2] is not None:
             acc = _sub(acc, y[k // 2] * y[k // 2])
-        y[k] = None if acc is None else acc / two_y0
+        y[k] = None if acc is None else _div(acc, two_y0)
     return y
 
 
@@ -515,6 +520,30 @@ def _int_array_power(x, r, ans):
     return out
 
 
+def _pow_at_zero(x, r, ans):
+    """x^r for a base that may be 0, where the recurrence divides by x0.
+
+    There the coefficients are Faa di Bruno's with f^(m)(0) = r (r-1) ... (r-m+1) 0^(r-m):
+    0 below the order r, inf (or nan) above it, as the first-order modes give them.
+    """
+    n, x0 = len(x), x[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a, c = [ans], 1.0
+        for m in range(1, n):
+            c = c * (r - (m - 1)) / m
+            a.append(c * E.power(x0, r - m))
+        at_zero = s_compose(x, a)
+        if type(x0) is float:
+            return at_zero
+        zero = E.equal(x0, 0.0)
+        safe = E.select(zero, 1.0, x0)
+        away = s_pow([safe] + list(x[1:]), r, ans)
+    shp = shape_of(ans)
+    return [ans] + [None if u is None and v is None else
+                    _bcast(E.select(zero, 0.0 if u is None else u, 0.0 if v is None else v), shp)
+                    for u, v in zip(at_zero[1:], away[1:])]
+
+
 @_defrule("power")
 def _pow_rule(p):
     def rule(series):
@@ -536,6 +565,8 @@ def _pow_rule(p):
                 return out
             if ri is None and _small_int_array(r) and (isinstance(x[0], Tracer) or _has_zero(x[0])):
                 return _int_array_power(x, r, ans)
+            if ri is None and (isinstance(x[0], Tracer) or _has_zero(x[0])):
+                return _pow_at_zero(x, r, ans)
             return s_pow(x, r, ans)
         if _is_const(x):                        # c^y = exp(y log c)
             logc = E._log_or_zero(x[0])
@@ -590,7 +621,12 @@ def _hypot_rule(p):
         x, y = series
         ans = bind(p, x[0], y[0])
         ssq = [None] + [_add(a, b) for a, b in zip(s_mul(x, x)[1:], s_mul(y, y)[1:])]
-        return s_sqrt(ssq, ans)
+        if type(ans) is float:
+            return s_sqrt(ssq, ans) if ans else [ans] + [None] * (len(x) - 1)
+        # at the origin every coefficient is 0, as the first-order rules give (like abs at 0)
+        zero = E.equal(ans, 0.0)
+        out = s_sqrt(ssq, E.select(zero, 1.0, ans))
+        return [ans] + [None if v is None else E.select(zero, 0.0, v) for v in out[1:]]
     return rule
 
 
@@ -678,7 +714,8 @@ _defrule("log2")(_unary(_log_base(_LN2)))
 _defrule("log10")(_unary(_log_base(_LN10)))
 _defrule("log1p")(_unary(lambda x, ans: s_log([1.0 + x[0]] + list(x[1:]), ans)))
 _defrule("sqrt")(_unary(lambda x, ans: s_sqrt(x, ans)))
-_defrule("cbrt")(_unary(lambda x, ans: s_pow(x, 1.0 / 3.0, ans)))
+_defrule("cbrt")(_unary(lambda x, ans: _pow_at_zero(x, 1.0 / 3.0, ans)
+                        if isinstance(x[0], Tracer) or _has_zero(x[0]) else s_pow(x, 1.0 / 3.0, ans)))
 
 
 @_defrule("sin", "cos")
@@ -831,6 +868,16 @@ def _polygamma_rule(p):
         k = len(x)
         m_int = np.asarray(concrete(m))
         a = [ans] + [_polygamma(m_int + j, x[0]) / float(math.factorial(j)) for j in range(1, k)]
+        return s_compose(x, a)
+    return rule
+
+
+@_defrule("sinc")
+def _sinc_rule(p):
+    # sinc(x, n)^(j) = sinc(x, n + j): Faa di Bruno on those coefficients
+    def rule(series, n=0):
+        x = series[0]
+        a = [bind(p, x[0], n=n)] + [bind(p, x[0], n=n + j) / float(math.factorial(j)) for j in range(1, len(x))]
         return s_compose(x, a)
     return rule
 
@@ -994,9 +1041,9 @@ def _det_rule(p):
     # det = sign * exp(log|det|): the exp recurrence on the log-determinant series
     def rule(series):
         a = series[0]
-        if dtype_of(a[0]).kind == "c":
-            return generic_rule(p)(series)
         ans = bind(p, a[0])
+        if dtype_of(a[0]).kind == "c" or bool(R.any(E.equal(ans, 0.0))):   # complex or singular
+            return generic_rule(p)(series)
         D = _D()
         _, logabs = D.slogdet(a[0])
         return s_exp(_logdet_series(a, logabs), ans)

@@ -15,7 +15,8 @@ from ..ops import special as _P
 from ..ops import elementwise as _E, reductions as _R, shape as _S
 
 __all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "psi", "polygamma", "gamma", "betaln",
-           "logsumexp", "expit", "logit", "xlogy", "xlog1py", "softmax", "log_softmax", "ndtr"]
+           "logsumexp", "expit", "logit", "xlogy", "xlog1py", "softmax", "log_softmax", "ndtr",
+           "log_ndtr"]
 
 erf, erfc, erfinv = _P.erf, _P.erfc, _P.erfinv
 gammaln, digamma, polygamma = _P.gammaln, _P.digamma, _P.polygamma
@@ -52,6 +53,28 @@ def betaln(a, b):
 def ndtr(x):
     """The standard normal CDF, erfc(-x / sqrt 2) / 2."""
     return 0.5 * erfc(_arr(x) * -math.sqrt(0.5))
+
+
+# the asymptotic series of ndtr(x) * (-x) / pdf(x) in 1/x^2, for x <= -20: (-1)^k (2k-1)!!
+_LOG_NDTR_SERIES = [(-1) ** k * math.prod(range(1, 2 * k, 2)) for k in range(13)]
+
+
+def log_ndtr(x):
+    """log of the standard normal CDF, accurate in both tails (log1p above 0, the asymptotic
+    series below -20, where ndtr itself would lose or underflow)."""
+    x = _arr(x)
+    lo, hi = _E.less_equal(x, -20.0), _E.greater(x, 0.0)
+    xa = _E.select(hi, x, 1.0)                                   # each branch on a safe input
+    xb = _E.select(_E.logical_or(lo, hi), -1.0, x)
+    xc = _E.select(lo, x, -20.0)
+    upper = _E.log1p(-0.5 * erfc(xa * math.sqrt(0.5)))
+    middle = _E.log(0.5 * erfc(xb * -math.sqrt(0.5)))
+    z = 1.0 / (xc * xc)
+    series = 0.0
+    for c in reversed(_LOG_NDTR_SERIES):
+        series = series * z + c
+    lower = -0.5 * (xc * xc) - _E.log(-xc) - 0.5 * math.log(2.0 * math.pi) + _E.log(series)
+    return _E.select(lo, lower, _E.select(hi, upper, middle))
 
 
 def expit(x):

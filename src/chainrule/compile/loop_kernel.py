@@ -1,0 +1,398 @@
+"""Loop kernels: a `scan` or `while` loop over small values compiled whole.
+
+When every value of a loop body has a small static shape, each array is a
+handful of numbers.  The body then becomes straight-line scalar code: an array
+is a grid of scalar names, an elementwise operation one line per element (the
+`math`-module emitters of compile/codegen.py), and indexing, reshapes,
+transposes, broadcasts, concatenation, scatter-adds and sums are renamings or
+one sum per element, worked out once with NumPy on the grids of names.  The
+loop around it is a real `for`/`while` loop in one function, compiled by numba
+when it is installed (an iteration costs nanoseconds) and run as plain Python
+otherwise (still one Python line per number instead of one NumPy call per
+array operation).  Kernels are cached by their source text.
+"""
+from __future__ import annotations
+
+import collections
+import math
+import threading
+import time
+
+import numpy as np
+
+from ..ir.program import Var, Const
+from . import codegen
+from .native import _KERNEL_OPS, _number, available as numba_available
+
+MAX_ELEMS = 256            # numbers in one value of the body
+MAX_CONST = 4096           # numbers in one constant (a small matrix of a linear map)
+MAX_LINES = 6000           # scalar lines in one kernel
+KERNEL_CACHE = 64
+_kernels = collections.OrderedDict()
+_DTYPES = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(bool))
+
+
+class NotScalar(Exception):
+    """The body has a value or an operation the scalar kernel does not handle."""
+
+
+def _grid(shape, names):
+    g = np.empty(shape, dtype=object)
+    g.reshape(-1)[:] = names
+    return g
+
+
+def _as_grid(v):
+    if isinstance(v, np.ndarray):
+        return v
+    g = np.empty((), dtype=object)
+    g[()] = v
+    return g
+
+
+class _Ctx(codegen._Ctx):
+    """Emitter context of scalar kernels: constants must be literals."""
+
+    def const(self, obj):
+        raise NotScalar("a constant object in a scalar kernel")
+
+
+class Scalarizer:
+    """Writes one program as scalar lines; values are grids of names (numpy object arrays)."""
+
+    def __init__(self, prefix):
+        self.prefix, self.n, self.lines = prefix, 0, []
+        self.ctx = _Ctx()
+        self.ctx.scalar = True
+
+    def new(self, expr):
+        self.n += 1
+        name = f"{self.prefix}{self.n}"
+        self.lines.append(f"{name} = {expr}")
+        if len(self.lines) > MAX_LINES:
+            raise NotScalar("body too long")
+        return name
+
+    def const(self, value):
+        v = np.asarray(value)
+        if v.dtype not in _DTYPES or v.size > MAX_CONST:
+            raise NotScalar("constant")
+        return _grid(v.shape, [_number(x) for x in v.reshape(-1).tolist()])
+
+    def run(self, prog, inputs):
+        env = {v.id: g for v, g in zip(prog.invars, inputs)}
+
+        def get(a):
+            return self.const(a.value) if isinstance(a, Const) else env[a.id]
+        for e in prog.eqns:
+            for o in e.outvars:
+                check_var(o)
+            rule = _RULES.get(e.prim.name)
+            if rule is None:
+                if e.prim.name not in _KERNEL_OPS or e.prim.multiple_results:
+                    raise NotScalar(e.prim.name)
+                rule = _elementwise
+            out = rule(self, e, [get(a) for a in e.invars], **e.params)
+            env[e.outvars[0].id] = np.broadcast_to(_as_grid(out), e.outvars[0].shape)
+        return [get(v) for v in prog.outvars]
+
+
+def check_var(v):
+    if not isinstance(v, Var):
+        return
+    if np.dtype(v.dtype) not in _DTYPES or int(np.prod(v.shape, dtype=np.int64)) > MAX_ELEMS:
+        raise NotScalar("value too large or of another dtype")
+
+
+def _elementwise(sc, e, grids, **params):
+    shape = e.outvars[0].shape
+    gs = [np.broadcast_to(g, shape).reshape(-1) for g in grids]
+    emit = codegen.emitter(e.prim)
+    sc.ctx.invars = e.invars
+    out = [sc.new(emit(list(args), sc.ctx, **params)) for args in zip(*gs)]
+    return _grid(shape, out)
+
+
+def _getitem(sc, e, grids, idx):
+    return _as_grid(grids[0][idx])
+
+
+def _index_add(sc, e, grids, idx):
+    x, y = grids
+    out = np.array(np.broadcast_to(x, e.outvars[0].shape), dtype=object)
+    pos = np.arange(out.size).reshape(out.shape)[idx]
+    flat = out.reshape(-1)
+    for p, name in zip(np.asarray(pos).reshape(-1), np.broadcast_to(y, np.shape(pos)).reshape(-1)):
+        old = flat[p]
+        flat[p] = name if old in _ZEROS else sc.new(f"({old} + {name})")
+    return out
+
+
+def _reduce_sum(sc, e, grids, axes, keepdims):
+    x = grids[0]
+    kept = [i for i in range(x.ndim) if i not in axes]
+    rows = np.transpose(x, kept + list(axes)).reshape(int(np.prod([x.shape[i] for i in kept], dtype=np.int64)), -1)
+    out = [sc.new("(" + " + ".join(r) + ")") if len(r) else "0.0" for r in rows]
+    return _grid(e.outvars[0].shape, out)
+
+
+def _convert(sc, e, grids, dtype):
+    d = np.dtype(dtype)
+    if d not in _DTYPES:
+        raise NotScalar("conversion")
+    fn = {"f": "float", "i": "int", "b": "bool"}[d.kind]
+    return _grid(e.outvars[0].shape, [sc.new(f"{fn}({n})") for n in grids[0].reshape(-1)])
+
+
+def _matmul(sc, e, grids):
+    """NumPy's matmul on grids of names: one line per output element, a sum of products."""
+    a, b = grids
+    va, vb = a.ndim == 1, b.ndim == 1
+    a2 = a.reshape(1, -1) if va else a
+    b2 = b.reshape(-1, 1) if vb else b
+    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    a2 = np.broadcast_to(a2, batch + a2.shape[-2:])
+    b2 = np.broadcast_to(b2, batch + b2.shape[-2:])
+    out = np.empty(batch + (a2.shape[-2], b2.shape[-1]), dtype=object)
+    for idx in np.ndindex(*out.shape):
+        lead, i, j = idx[:-2], idx[-2], idx[-1]
+        terms = [f"{x} * {y}" for x, y in zip(a2[lead + (i,)], b2[lead + (slice(None), j)])
+                 if x not in _ZEROS and y not in _ZEROS]
+        out[idx] = sc.new(" + ".join(terms)) if terms else "0.0"
+    return out.reshape(e.outvars[0].shape)
+
+
+_ZEROS = ("0.0", "-0.0", "0")
+
+
+_RULES = {
+    "matmul": _matmul,
+    "getitem": _getitem,
+    "reshape": lambda sc, e, g, shape: g[0].reshape(shape),
+    "transpose": lambda sc, e, g, axes: np.transpose(g[0], axes),
+    "broadcast_to": lambda sc, e, g, shape: np.broadcast_to(g[0], shape),
+    "concatenate": lambda sc, e, g, axis: np.concatenate(g, axis=axis),
+    "index_add": _index_add,
+    "reduce_sum": _reduce_sum,
+    "convert_element_type": _convert,
+    "stop_gradient": lambda sc, e, g: g[0],
+}
+
+
+# ------------------------------------------------------------ kernels ---
+
+def _size(v):
+    return int(np.prod(v.shape, dtype=np.int64))
+
+
+def _unpack(sc, var, src, row=""):
+    check_var(var)
+    names = [f"{src}[{row}{j}]" for j in range(_size(var))]
+    return _grid(var.shape, [sc.new(n) for n in names])
+
+
+def _flat_names(grid):
+    return list(np.asarray(grid, dtype=object).reshape(-1))
+
+
+def scan_source(body, n_consts, n_carry, reverse):
+    """Source of ``kernel(n, consts..., carries..., xs...)`` over flat arrays (xs: (n, size))."""
+    sc = Scalarizer("s")
+    nx = len(body.invars) - n_consts - n_carry
+    cvars, kvars, xvars = (body.invars[:n_consts], body.invars[n_consts:n_consts + n_carry],
+                           body.invars[n_consts + n_carry:])
+    args = ["n"] + [f"c{i}" for i in range(n_consts)] + [f"k{i}" for i in range(n_carry)] + \
+        [f"x{i}" for i in range(nx)]
+    consts = [_unpack(sc, v, f"c{i}") for i, v in enumerate(cvars)]
+    head = sc.lines
+    sc.lines = []
+    carry_names = [[f"k{i}_{j}" for j in range(_size(v))] for i, v in enumerate(kvars)]
+    for v in kvars:
+        check_var(v)
+    carry = [_grid(v.shape, names) for v, names in zip(kvars, carry_names)]
+    xs = [_unpack(sc, v, f"x{i}", "t, ") for i, v in enumerate(xvars)]
+    outs = sc.run(body, consts + carry + xs)
+    loop = sc.lines
+    new_carry = [_flat_names(g) for g in outs[:n_carry]]
+    ys = outs[n_carry:]
+    for v in body.outvars:
+        check_var(v)
+        _dname(v)
+    lines = [f"def kernel({', '.join(args)}):"] + ["    " + x for x in head]
+    for i, names in enumerate(carry_names):
+        lines += [f"    {n} = k{i}[{j}]" for j, n in enumerate(names)]
+    for i, y in enumerate(ys):
+        lines.append(f"    y{i} = _np.empty((n, {len(_flat_names(y))}), _np.{_dname(body.outvars[n_carry + i])})")
+    order = "range(n - 1, -1, -1)" if reverse else "range(n)"
+    lines.append(f"    for t in {order}:")
+    lines += ["        " + x for x in loop]
+    for i, y in enumerate(ys):
+        lines += [f"        y{i}[t, {j}] = {n}" for j, n in enumerate(_flat_names(y))]
+    flat_old = [n for names in carry_names for n in names]
+    flat_new = [n for names in new_carry for n in names]
+    if flat_old:
+        lines.append(f"        {', '.join(flat_old)}{',' if len(flat_old) == 1 else ''} = "
+                     f"{', '.join(flat_new)}{',' if len(flat_new) == 1 else ''}")
+    rets = []
+    for i, (v, names) in enumerate(zip(kvars, carry_names)):
+        lines.append(f"    ko{i} = _np.empty({len(names)}, _np.{_dname(v)})")
+        lines += [f"    ko{i}[{j}] = {n}" for j, n in enumerate(names)]
+        rets.append(f"ko{i}")
+    rets += [f"y{i}" for i in range(len(ys))]
+    lines.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def while_source(cond, body, n_cond_consts, n_body_consts):
+    """Source of ``kernel(cond_consts..., body_consts..., carries...)``."""
+    sc = Scalarizer("s")
+    nk = len(body.invars) - n_body_consts
+    kvars = body.invars[n_body_consts:]
+    args = ([f"a{i}" for i in range(n_cond_consts)] + [f"c{i}" for i in range(n_body_consts)]
+            + [f"k{i}" for i in range(nk)])
+    cc = [_unpack(sc, v, f"a{i}") for i, v in enumerate(cond.invars[:n_cond_consts])]
+    bc = [_unpack(sc, v, f"c{i}") for i, v in enumerate(body.invars[:n_body_consts])]
+    head = sc.lines
+    for v in kvars:
+        check_var(v)
+    carry_names = [[f"k{i}_{j}" for j in range(_size(v))] for i, v in enumerate(kvars)]
+    carry = [_grid(v.shape, names) for v, names in zip(kvars, carry_names)]
+    sc.lines = []
+    (pred,) = sc.run(cond, cc + carry)
+    test = sc.lines
+    sc.lines = []
+    outs = sc.run(body, bc + carry)
+    step = sc.lines
+    lines = [f"def kernel({', '.join(args)}):"] + ["    " + x for x in head]
+    for i, names in enumerate(carry_names):
+        lines += [f"    {n} = k{i}[{j}]" for j, n in enumerate(names)]
+    lines.append("    while True:")
+    lines += ["        " + x for x in test]
+    lines.append(f"        if not {_flat_names(pred)[0]}:")
+    lines.append("            break")
+    lines += ["        " + x for x in step]
+    flat_old = [n for names in carry_names for n in names]
+    flat_new = [n for g in outs for n in _flat_names(g)]
+    lines.append(f"        {', '.join(flat_old)}{',' if len(flat_old) == 1 else ''} = "
+                 f"{', '.join(flat_new)}{',' if len(flat_new) == 1 else ''}")
+    rets = []
+    for i, (v, names) in enumerate(zip(kvars, carry_names)):
+        lines.append(f"    ko{i} = _np.empty({len(names)}, _np.{_dname(v)})")
+        lines += [f"    ko{i}[{j}] = {n}" for j, n in enumerate(names)]
+        rets.append(f"ko{i}")
+    lines.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def _dname(v):
+    d = np.asarray(v.value).dtype if isinstance(v, Const) else np.dtype(v.dtype)
+    if d not in _DTYPES:
+        raise NotScalar("dtype")
+    return {"f": "float64", "i": "int64", "b": "bool_"}[d.kind]
+
+
+def _python_kernel(src):
+    ns = {"_m": math, "_np": np}
+    exec(compile(src, "<chainrule.loop kernel>", "exec"), ns)
+    return ns["kernel"]
+
+
+class LoopKernel:
+    """A loop kernel called with flat arguments, output types restored.
+
+    It runs as plain Python at once; a call that takes longer than NATIVE_AFTER
+    seconds starts compiling it with numba in a background thread, and calls use
+    the native build once it is ready (so a first call never waits for numba).
+    """
+
+    def __init__(self, src, in_vars, out_vars, stacked, pass_length):
+        cached = _kernels.get(src)
+        if cached is None:
+            cached = _kernels[src] = [_python_kernel(src), None, False]   # python, native, started
+            if len(_kernels) > KERNEL_CACHE:
+                _kernels.popitem(last=False)
+        self.src, self.state = src, cached
+        self.lines = src.count("\n")
+        self.in_vars, self.out_vars, self.stacked = in_vars, out_vars, stacked
+        self.pass_length = pass_length
+
+    def __call__(self, n, *args):
+        flat = [n] if self.pass_length else []
+        for a, v, s in zip(args, self.in_vars, self.stacked):
+            arr = np.asarray(a, dtype=v.dtype)
+            size = _size(v)
+            flat.append(np.ascontiguousarray(arr.reshape((arr.shape[0], size) if s else size)))
+        state = self.state
+        with np.errstate(all="ignore"):
+            if state[1] is not None:
+                outs = state[1](*flat)
+            else:
+                start = time.perf_counter()
+                outs = state[0](*flat)
+                if not state[2] and time.perf_counter() - start > NATIVE_AFTER and numba_available():
+                    state[2] = True
+                    thread = threading.Thread(target=_build_native, args=(self.src, state, flat),
+                                              daemon=True, name="chainrule-loop-kernel")
+                    _builds.append(thread)
+                    thread.start()
+        res = []
+        for o, (v, stacked) in zip(outs, self.out_vars):
+            if not stacked:
+                res.append(o[0].item() if v.pyscalar else o.reshape(v.shape))
+            else:
+                res.append(o.reshape((n,) + tuple(v.shape)))
+        return tuple(res)
+
+
+NATIVE_AFTER = 0.005       # seconds: a Python kernel call slower than this gets a numba build
+_builds = []
+
+
+def wait_native(timeout=None):
+    """Wait for the numba builds started so far (benchmarks time the steady state after it)."""
+    while _builds:
+        _builds.pop().join(timeout)
+
+
+def _build_native(src, state, sample):
+    """Compile `src` with numba (in a background thread) and check it on a sample call."""
+    try:
+        import numba
+        fn = numba.njit(error_model="numpy", cache=False)(_python_kernel(src))
+        with np.errstate(all="ignore"):
+            fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in sample])
+        state[1] = fn
+    except Exception:          # numba could not compile it: keep the Python kernel
+        pass
+
+
+def scan_kernel(body, n_consts, n_carry, reverse):
+    """A LoopKernel ``(n, *args)`` for this scan, or None when its body is not all small values."""
+    try:
+        src = scan_source(body, n_consts, n_carry, reverse)
+    except NotScalar:
+        return None
+    nx = len(body.invars) - n_consts - n_carry
+    outs = [(v, False) for v in body.invars[n_consts:n_consts + n_carry]] + \
+        [(v, True) for v in body.outvars[n_carry:]]
+    outs = [(_out_var(v), n) for v, n in outs]
+    stacked = [False] * (n_consts + n_carry) + [True] * nx
+    return LoopKernel(src, body.invars, outs, stacked, True)
+
+
+def while_kernel(cond, body, n_cond_consts, n_body_consts):
+    try:
+        src = while_source(cond, body, n_cond_consts, n_body_consts)
+    except NotScalar:
+        return None
+    in_vars = cond.invars[:n_cond_consts] + body.invars
+    stacked = [False] * len(in_vars)
+    outs = [(_out_var(v), False) for v in body.invars[n_body_consts:]]
+    return LoopKernel(src, in_vars, outs, stacked, False)
+
+
+def _out_var(v):
+    return v if isinstance(v, Var) else Var(0, np.shape(v.value), np.asarray(v.value).dtype)
+
+
+__all__ = ["scan_kernel", "while_kernel", "NotScalar", "wait_native"]

@@ -1,0 +1,671 @@
+"""Loop primitives: `scan` and `while` equations whose bodies are staged programs.
+
+A loop is one equation whatever its trip count.  ``scan`` runs
+``carry, y = body(*consts, *carry, *x)`` over the leading axis of its xs and
+stacks the ys; ``while`` runs ``carry = body(*consts, *carry)`` as long as
+``cond(*consts, *carry)``.  A body is staged once, on one iteration's values
+(interpreters/staging.py), and the traced values of enclosing
+transformations it closes over become its first inputs (closure
+conversion), so every transformation sees them as ordinary arguments.
+
+Each rule builds the transformed body by running the body program under
+that transformation while staging, then binds the loop primitive again:
+JVP carries tangents beside the primals; reverse mode saves the carries on
+the forward pass and runs the transposed body backwards; vmap batches the
+body (a while loop whose predicate differs across the batch runs until every
+lane is done, finished lanes frozen); Taylor mode carries the series.  The
+rules bind primitives only, so they nest to any depth.
+
+A body whose Python control flow reads a traced value cannot be one program:
+`control_flow` then runs the loop in Python, as before (exact, unrolled).
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from .core import Primitive, Tracer, new_level, shape_of, dtype_of
+from .rules import jvp_rules, vjp_rules, vjp_fwd_rules, batch_rules, taylor_rules
+from .ir.program import Var, Const, Program, Eqn
+from .ir.optimize import optimize
+from .interpreters.staging import StagingTrace, StagingTracer, NotStageable, eval_program
+from .interpreters.jvp import JVPTrace, JVPTracer
+from .interpreters.vjp import VJPTrace, VJPTracer, backward
+from .interpreters.batching import BatchTrace, BatchTracer
+from .interpreters.taylor import JetTrace, JetTracer
+from .ops import shape as S, reductions as R, elementwise as E
+from .compile import codegen, loop_kernel
+
+
+# ------------------------------------------------------------ staging ---
+
+class BodyReadsValue(Exception):
+    """A loop body read a traced value for Python control flow: it is not one program."""
+
+
+def example_value(x):
+    """A concrete value of the shape and dtype `x` has at the current level (one example
+    of a batch), read without recording a guard."""
+    if isinstance(x, BatchTracer):
+        v = example_value(x.primal)
+        return np.take(v, 0, axis=x.bdim) if shape_of(v)[x.bdim] else \
+            np.zeros(x.shape, dtype_of(v))
+    while isinstance(x, Tracer):
+        if isinstance(x, BatchTracer):
+            return example_value(x)
+        x = x.primal
+    return x
+
+
+class BodyTrace(StagingTrace):
+    """Stages a loop body: outer tracers it meets become inputs; value reads abort."""
+
+    __slots__ = ("captured", "_by_id")
+
+    def __init__(self, level):
+        super().__init__(level)
+        self.captured, self._by_id = [], {}
+
+    def outer(self, a, p=None):
+        entry = self._by_id.get(id(a))
+        if entry is None:
+            value = example_value(a)
+            entry = self._by_id[id(a)] = (value, self.new_var(value))
+            self.captured.append((a, entry[1]))
+        return entry
+
+    def read(self, tracer, kind, value):
+        raise BodyReadsValue
+
+
+def stage_body(fn, examples):
+    """Stage ``fn(*inputs) -> list of outputs`` on example values.
+
+    Returns (program, consts): the program's invars are the captured outer tracers
+    (`consts`) followed by one variable per example.
+    """
+    with new_level() as level:
+        trace = BodyTrace(level)
+        try:
+            ins = [trace.new_input(x) for x in examples]
+            outs = fn(*ins)
+            outvars = []
+            for o in outs:
+                if isinstance(o, StagingTracer) and o._trace is trace:
+                    outvars.append(o.var)
+                elif isinstance(o, Tracer):
+                    if o._trace.level >= level:
+                        raise o._trace.leaked("output")
+                    outvars.append(trace.outer(o)[1])
+                else:
+                    outvars.append(Const(o))
+        finally:
+            trace.done = True
+    consts = [a for a, _ in trace.captured]
+    prog = Program([v for _, v in trace.captured] + [t.var for t in ins], trace.eqns, outvars, [])
+    return prog, consts
+
+
+def _stage_rule(fn, examples):
+    """Stage a rule's transformed body; it closes over nothing traced."""
+    prog, consts = stage_body(fn, examples)
+    if consts:                                      # pragma: no cover - an internal invariant
+        raise AssertionError("a loop rule's body captured a traced value")
+    return prog
+
+
+def aval(v):
+    """(shape, dtype) of a program variable or constant."""
+    if isinstance(v, Var):
+        return tuple(v.shape), np.dtype(v.dtype)
+    return tuple(shape_of(v.value)), np.dtype(dtype_of(v.value))
+
+
+def _inexact(x):
+    return np.issubdtype(dtype_of(x), np.inexact)
+
+
+def _slice_example(x):
+    v = np.asarray(example_value(x))
+    return v[0] if v.shape[0] else np.zeros(v.shape[1:], v.dtype)
+
+
+def _zeros(x):
+    return np.zeros(shape_of(x), dtype_of(x))
+
+
+def _or_zeros(t, x):
+    return _zeros(x) if t is None else t
+
+
+def _split(seq, *counts):
+    out, i = [], 0
+    for n in counts:
+        out.append(list(seq[i:i + n]))
+        i += n
+    out.append(list(seq[i:]))
+    return out
+
+
+def _pick(seq, mask):
+    return [x for x, m in zip(seq, mask) if m]
+
+
+def _expand(it, mask):
+    """One value from iterator `it` where mask is set, None elsewhere."""
+    it = iter(it)
+    return [next(it) if m else None for m in mask]
+
+
+def flows(prog, marked, through_nondiff=False):
+    """Which outputs of `prog` depend on the inputs marked True (a conservative dataflow:
+    a nested loop's outputs all depend on any marked input)."""
+    live = {v.id for v, m in zip(prog.invars, marked) if m}
+    for e in prog.eqns:
+        if (through_nondiff or not e.prim.nondiff) and \
+                any(isinstance(a, Var) and a.id in live for a in e.invars):
+            live.update(o.id for o in e.outvars)
+    return [isinstance(v, Var) and v.id in live for v in prog.outvars]
+
+
+def _tangent_flows(prog, marked):
+    return [f and np.issubdtype(aval(v)[1], np.inexact) for f, v in zip(flows(prog, marked), prog.outvars)]
+
+
+def _carry_fixpoint(step, start):
+    """Smallest superset of `start` closed under ``step(marks) -> marks``."""
+    marks = list(start)
+    while True:
+        new = [a or b for a, b in zip(marks, step(marks))]
+        if new == marks:
+            return marks
+        marks = new
+
+
+# ------------------------------------------- one program under a transformation ---
+
+def _owned(o, trace):
+    return isinstance(o, Tracer) and o._trace is trace
+
+
+def jvp_program(prog, primals, tangents):
+    """(outputs, output tangents) of `prog`; None is a zero tangent."""
+    with new_level() as level:
+        trace = JVPTrace(level)
+        ins = [x if t is None else JVPTracer(trace, x, t) for x, t in zip(primals, tangents)]
+        try:
+            outs = eval_program(prog, ins)
+        finally:
+            trace.done = True
+    return ([o.primal if _owned(o, trace) else o for o in outs],
+            [o.tangent if _owned(o, trace) else None for o in outs])
+
+
+def vjp_program(prog, primals, wanted, cts):
+    """Cotangents of the inputs marked in `wanted` (None elsewhere and for zeros), pulled
+    back from output cotangents `cts` (None: zero)."""
+    with new_level() as level:
+        trace = VJPTrace(level)
+        ins = [trace.new_input(x) if w else x for x, w in zip(primals, wanted)]
+        try:
+            outs = eval_program(prog, ins)
+        finally:
+            trace.done = True
+    seeds = [(o.idx, c) for o, c in zip(outs, cts) if c is not None and _owned(o, trace)]
+    idxs = [t.idx for t in ins if _owned(t, trace)]
+    got = backward(trace.tape, seeds, idxs) if seeds else [None] * len(idxs)
+    return _expand(got, wanted)
+
+
+def vmap_program(prog, args, bdims, size):
+    """Outputs of `prog` over a batch, each moved to batch axis 0 (broadcast if unbatched)."""
+    with new_level() as level:
+        trace = BatchTrace(level, size)
+        ins = [x if d is None else BatchTracer(trace, x, d) for x, d in zip(args, bdims)]
+        try:
+            outs = eval_program(prog, ins)
+        finally:
+            trace.done = True
+    res = []
+    for o in outs:
+        if _owned(o, trace):
+            res.append(_to_front(o.primal, o.bdim))
+        else:
+            res.append(S.broadcast_to(o, (size,) + tuple(shape_of(o))))
+    return res
+
+
+def jet_program(prog, series, order):
+    """Output series ([x0, x1, ..., xK], None: zero) of `prog` for input series."""
+    with new_level() as level:
+        trace = JetTrace(level, order)
+        ins = [s[0] if all(t is None for t in s[1:]) else JetTracer(trace, s[0], list(s[1:]))
+               for s in series]
+        try:
+            outs = eval_program(prog, ins)
+        finally:
+            trace.done = True
+    return [[o.primal] + list(o.terms) if _owned(o, trace) else [o] + [None] * order for o in outs]
+
+
+def _to_front(x, d):
+    if d == 0:
+        return x
+    nd = len(shape_of(x))
+    return S.transpose(x, (d,) + tuple(i for i in range(nd) if i != d))
+
+
+def _move(x, src, dst):
+    if src == dst:
+        return x
+    perm = [i for i in range(len(shape_of(x))) if i != src]
+    perm.insert(dst, src)
+    return S.transpose(x, tuple(perm))
+
+
+def _lane_where(pred, new, old):
+    """where(pred[lane], new, old) with pred of shape (B,) and values (B, ...)."""
+    nd = len(shape_of(new))
+    p = S.reshape(pred, (shape_of(pred)[0],) + (1,) * (nd - 1)) if nd > 1 else pred
+    return E.select(p, new, old)
+
+
+# ------------------------------------------------- running a program fast ---
+
+_MATH_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
+_compiled = weakref.WeakKeyDictionary()
+
+
+class _Runner:
+    """A body program compiled to Python (math-module fast path, NumPy on math errors)."""
+
+    __slots__ = ("prog", "fast", "safe")
+
+    def __init__(self, prog):
+        body = Program(prog.invars, [Eqn(e.prim, list(e.invars), e.outvars, e.params) for e in prog.eqns],
+                       prog.outvars, [])
+        self.prog = optimize(body)
+        self.fast = codegen.compile_program(self.prog, use_math=True, name="loop_body")[0]
+        self.safe = None
+
+    def __call__(self, *args):
+        try:
+            return self.fast(*args)
+        except _MATH_ERRORS:
+            if self.safe is None:
+                self.safe = codegen.compile_program(self.prog, use_math=False, name="loop_body")[0]
+            return self.safe(*args)
+
+
+def runner(prog):
+    r = _compiled.get(prog)
+    if r is None:
+        r = _compiled[prog] = _Runner(prog)
+    return r
+
+
+# A loop over small values runs as one scalar kernel (compile/loop_kernel.py) when its
+# lines cost less than the body's NumPy calls (a line ~KERNEL_LINE_COST NumPy calls).
+KERNEL_LINE_COST = 1 / 25
+_loop_kernels = weakref.WeakKeyDictionary()
+
+
+def _kernel(key_prog, key, make, n_eqns):
+    per = _loop_kernels.setdefault(key_prog, {})
+    if key not in per:
+        k = make()
+        per[key] = k if k is not None and k.lines * KERNEL_LINE_COST <= max(n_eqns, 1) else None
+    return per[key]
+
+
+# ---------------------------------------------------------------- scan ---
+
+def _scan_impl(*args, body, n_consts, n_carry, length, reverse):
+    consts, carry, xs = _split(args, n_consts, n_carry)
+    run = runner(body)
+    kernel = _kernel(body, (n_consts, n_carry, reverse),
+                     lambda: loop_kernel.scan_kernel(run.prog, n_consts, n_carry, reverse),
+                     len(run.prog.eqns))
+    if kernel is not None:
+        return kernel(length, *args)
+    ys = [np.empty((length,) + s, d) for s, d in map(aval, body.outvars[n_carry:])]
+    for t in (range(length - 1, -1, -1) if reverse else range(length)):
+        out = run(*consts, *carry, *[x[t] for x in xs])
+        carry = out[:n_carry]
+        for y, v in zip(ys, out[n_carry:]):
+            y[t] = v
+    return tuple(carry) + tuple(ys)
+
+
+scan_p = Primitive("scan", _scan_impl, multiple_results=True)
+
+
+def scan_bind(consts, carry, xs, body, length, reverse):
+    return scan_p.bind(*consts, *carry, *xs, body=body, n_consts=len(consts),
+                       n_carry=len(carry), length=length, reverse=reverse)
+
+
+def _scan_jvp(primals, tangents, params):
+    body, nc, nk, L, rev = (params[k] for k in ("body", "n_consts", "n_carry", "length", "reverse"))
+    consts, carry, xs = _split(primals, nc, nk)
+    tc, tk, tx = _split(tangents, nc, nk)
+    mc, mx = [t is not None for t in tc], [t is not None for t in tx]
+    mk = _carry_fixpoint(lambda m: _tangent_flows(body, mc + m + mx)[:nk],
+                         [t is not None for t in tk])
+    my = _tangent_flows(body, mc + mk + mx)[nk:]
+    ntc, ntk, ntx = sum(mc), sum(mk), sum(mx)
+
+    def jvp_body(*ins):
+        c, dc, k, dk, x, dx = _split(ins, nc, ntc, nk, ntk, len(xs))
+        outs, touts = jvp_program(body, c + k + x, _expand(dc, mc) + _expand(dk, mk) + _expand(dx, mx))
+        ko, yo = outs[:nk], outs[nk:]
+        dko = [_or_zeros(t, o) for t, o, m in zip(touts[:nk], ko, mk) if m]
+        dyo = [_or_zeros(t, o) for t, o, m in zip(touts[nk:], yo, my) if m]
+        return ko + dko + yo + dyo
+
+    dk_in = [_or_zeros(t, x) for t, x, m in zip(tk, carry, mk) if m]
+    ex = ([example_value(a) for a in consts + _pick(tc, mc) + carry + dk_in]
+          + [_slice_example(a) for a in xs + _pick(tx, mx)])
+    prog = _stage_rule(jvp_body, ex)
+    outs = scan_bind(consts + _pick(tc, mc), carry + dk_in, xs + _pick(tx, mx), prog, L, rev)
+    ko, dko, yo, dyo = _split(outs, nk, ntk, len(my))
+    return ko + yo, _expand(dko, mk) + _expand(dyo, my)
+
+
+def _with_carries(body, nc, nk):
+    """The scan body that also returns, as ys, the carries it was given."""
+    outs = body.outvars
+    return Program(body.invars, body.eqns, outs[:nk] + body.invars[nc:nc + nk] + outs[nk:], [])
+
+
+def _scan_fwd(primals, params):
+    nc, nk = params["n_consts"], params["n_carry"]
+    outs = scan_p.bind(*primals, **dict(params, body=_with_carries(params["body"], nc, nk)))
+    carry, saved, ys = _split(outs, nk, nk)
+    return carry + ys, saved
+
+
+def _scan_vjp(g, ans, primals, params, argnums):
+    body, nc, nk, L, rev = (params[k] for k in ("body", "n_consts", "n_carry", "length", "reverse"))
+    saved = params["residuals"]
+    consts, carry, xs = _split(primals, nc, nk)
+    nx = len(xs)
+    gk, gy = _split(list(g), nk)
+    want = set(argnums)
+    wc = [i in want and _inexact(c) for i, c in enumerate(consts)]
+    wx = [nc + nk + j in want and _inexact(x) for j, x in enumerate(xs)]
+    wk = [_inexact(k) for k in carry]                  # cotangents flow through every float carry
+    my = [c is not None for c in gy]
+    nwk, nwc = sum(wk), sum(wc)
+
+    def bwd_body(*ins):
+        c, ck, acc, k, x, gyt = _split(ins, nc, nwk, nwc, nk, nx)
+        cts = vjp_program(body, c + k + x, wc + wk + wx, _expand(ck, wk) + _expand(gyt, my))
+        ct_c, ct_k, ct_x = _split(cts, nc, nk)
+        new_ck = [_or_zeros(t, v) for t, v, m in zip(ct_k, k, wk) if m]
+        new_acc = [a if t is None else a + t for a, t in zip(acc, _pick(ct_c, wc))]
+        return new_ck + new_acc + [_or_zeros(t, v) for t, v, m in zip(ct_x, x, wx) if m]
+
+    ck0 = [_or_zeros(t, k) for t, k, m in zip(gk, carry, wk) if m]
+    acc0 = [_zeros(c) for c in _pick(consts, wc)]
+    gys = _pick(gy, my)
+    ex = ([example_value(a) for a in consts + ck0 + acc0]
+          + [_slice_example(a) for a in saved + xs + gys])
+    prog = _stage_rule(bwd_body, ex)
+    outs = scan_bind(consts, ck0 + acc0, saved + xs + gys, prog, L, not rev)
+    ct_k, ct_c, ct_x = _split(outs, nwk, nwc)
+    cts = _expand(ct_c, wc) + _expand(ct_k, wk) + _expand(ct_x, wx)
+    return [cts[i] for i in argnums]
+
+
+def _scan_batch(args, bdims, body, n_consts, n_carry, length, reverse):
+    size = next(shape_of(a)[d] for a, d in zip(args, bdims) if d is not None)
+    consts, carry, xs = _split(args, n_consts, n_carry)
+    dc, dk, dx = _split(bdims, n_consts, n_carry)
+    bc, bx = [d is not None for d in dc], [d is not None for d in dx]
+    bk = _carry_fixpoint(lambda m: flows(body, bc + m + bx, True)[:n_carry], [d is not None for d in dk])
+    by = flows(body, bc + bk + bx, True)[n_carry:]
+    consts = [c if d is None else _to_front(c, d) for c, d in zip(consts, dc)]
+    carry = [(_to_front(k, d) if d is not None else S.broadcast_to(k, (size,) + tuple(shape_of(k))))
+             if b else k for k, d, b in zip(carry, dk, bk)]
+    xs = [x if d is None else _move(x, d, 1) for x, d in zip(xs, dx)]
+    in_dims = [0 if b else None for b in bc + bk + bx]
+
+    def batched_body(*ins):
+        outs = vmap_program(body, ins, in_dims, size)
+        return [o if b else _unbatched(o) for o, b in zip(outs, bk + by)]
+
+    ex = [example_value(a) for a in consts + carry] + [_slice_example(x) for x in xs]
+    prog = _stage_rule(batched_body, ex)
+    outs = scan_bind(consts, carry, xs, prog, length, reverse)
+    return list(outs), [0 if b else None for b in bk] + [1 if b else None for b in by]
+
+
+def _unbatched(o):
+    """Lane 0 of a value vmap_program broadcast although it does not depend on the batch."""
+    return S.getitem(o, 0)
+
+
+def _scan_taylor(series, body, n_consts, n_carry, length, reverse):
+    K = len(series[0]) - 1
+    nc, nk = n_consts, n_carry
+    sc, sk, sx = _split(series, nc, nk)
+    has = [any(t is not None for t in s[1:]) for s in series]
+    mc, mk0, mx = _split(has, nc, nk)
+    mk = _carry_fixpoint(lambda m: _tangent_flows(body, mc + m + mx)[:nk], mk0)
+    my = _tangent_flows(body, mc + mk + mx)[nk:]
+
+    def terms(s):
+        return [_or_zeros(t, s[0]) for t in s[1:]]
+
+    def jet_body(*ins):
+        c, tc, k, tk, x, tx = _split(ins, nc, K * sum(mc), nk, K * sum(mk), len(sx))
+        ser = _series(c, tc, mc, K) + _series(k, tk, mk, K) + _series(x, tx, mx, K)
+        out = jet_program(body, ser, K)
+        ko, yo = out[:nk], out[nk:]
+        res = [s[0] for s in ko]
+        res += [t for s, m in zip(ko, mk) if m for t in terms(s)]
+        res += [s[0] for s in yo]
+        res += [t for s, m in zip(yo, my) if m for t in terms(s)]
+        return res
+
+    tc_in = [t for s, m in zip(sc, mc) if m for t in terms(s)]
+    tk_in = [t for s, m in zip(sk, mk) if m for t in terms(s)]
+    tx_in = [t for s, m in zip(sx, mx) if m for t in terms(s)]
+    prim_c, prim_k, prim_x = [s[0] for s in sc], [s[0] for s in sk], [s[0] for s in sx]
+    ex = ([example_value(a) for a in prim_c + tc_in + prim_k + tk_in]
+          + [_slice_example(a) for a in prim_x + tx_in])
+    prog = _stage_rule(jet_body, ex)
+    outs = scan_bind(prim_c + tc_in, prim_k + tk_in, prim_x + tx_in, prog, length, reverse)
+    ko, tko, yo, tyo = _split(outs, nk, K * sum(mk), len(my))
+    return _series(ko, tko, mk, K) + _series(yo, tyo, my, K)
+
+
+def _series(prims, flat_terms, marks, K):
+    it = iter(flat_terms)
+    return [[p] + ([next(it) for _ in range(K)] if m else [None] * K) for p, m in zip(prims, marks)]
+
+
+jvp_rules[scan_p] = _scan_jvp
+vjp_fwd_rules[scan_p] = _scan_fwd
+vjp_rules[scan_p] = _scan_vjp
+batch_rules[scan_p] = _scan_batch
+taylor_rules[scan_p] = _scan_taylor
+
+
+# --------------------------------------------------------------- while ---
+
+def _while_impl(*args, cond, body, n_cond_consts, n_body_consts):
+    cc, bc, carry = _split(args, n_cond_consts, n_body_consts)
+    test, step = runner(cond), runner(body)
+    kernel = _kernel(body, (cond, n_cond_consts, n_body_consts),
+                     lambda: loop_kernel.while_kernel(test.prog, step.prog, n_cond_consts, n_body_consts),
+                     len(test.prog.eqns) + len(step.prog.eqns))
+    if kernel is not None:
+        return kernel(None, *args)
+    while test(*cc, *carry)[0]:
+        carry = step(*bc, *carry)
+    return tuple(carry)
+
+
+while_p = Primitive("while", _while_impl, multiple_results=True)
+
+
+def while_bind(cond_consts, body_consts, carry, cond, body):
+    return while_p.bind(*cond_consts, *body_consts, *carry, cond=cond, body=body,
+                        n_cond_consts=len(cond_consts), n_body_consts=len(body_consts))
+
+
+def _while_jvp(primals, tangents, params):
+    cond, body, ncc, nbc = (params[k] for k in ("cond", "body", "n_cond_consts", "n_body_consts"))
+    cc, bc, carry = _split(primals, ncc, nbc)
+    _, tb, tk = _split(tangents, ncc, nbc)
+    nk = len(carry)
+    mb = [t is not None for t in tb]
+    mk = _carry_fixpoint(lambda m: _tangent_flows(body, mb + m), [t is not None for t in tk])
+    ntb, ntk = sum(mb), sum(mk)
+
+    def cond_j(*ins):
+        c, k, _ = _split(ins, ncc, nk)
+        return eval_program(cond, c + k)
+
+    def body_j(*ins):
+        b, db, k, dk = _split(ins, nbc, ntb, nk)
+        outs, touts = jvp_program(body, b + k, _expand(db, mb) + _expand(dk, mk))
+        return outs + [_or_zeros(t, o) for t, o, m in zip(touts, outs, mk) if m]
+
+    dk_in = [_or_zeros(t, x) for t, x, m in zip(tk, carry, mk) if m]
+    ex_k = [example_value(a) for a in carry + dk_in]
+    cprog = _stage_rule(cond_j, [example_value(a) for a in cc] + ex_k)
+    bprog = _stage_rule(body_j, [example_value(a) for a in bc + _pick(tb, mb)] + ex_k)
+    outs = while_bind(cc, bc + _pick(tb, mb), carry + dk_in, cprog, bprog)
+    ko, dko = _split(outs, nk)
+    return ko, _expand(dko, mk)
+
+
+def _counting(cond, body, ncc, nbc):
+    """cond and body over (count, *carry): the count of iterations run so far."""
+    def cond_n(*ins):
+        c, _, k = _split(ins, ncc, 1)
+        return eval_program(cond, c + k)
+
+    def body_n(*ins):
+        b, (i,), k = _split(ins, nbc, 1)
+        return [i + 1] + eval_program(body, b + k)
+    return cond_n, body_n
+
+
+def _while_fwd(primals, params):
+    """Run the loop counting its trips, then again as a scan that saves every carry.  The
+    trip count is read (under jit: a guard), so reverse mode has a fixed-length scan."""
+    cond, body, ncc, nbc = (params[k] for k in ("cond", "body", "n_cond_consts", "n_body_consts"))
+    cc, bc, carry = _split(primals, ncc, nbc)
+    cond_n, body_n = _counting(cond, body, ncc, nbc)
+    ex_k = [0] + [example_value(a) for a in carry]
+    cprog = _stage_rule(cond_n, [example_value(a) for a in cc] + ex_k)
+    bprog = _stage_rule(body_n, [example_value(a) for a in bc] + ex_k)
+    n = int(while_bind(cc, bc, [0] + carry, cprog, bprog)[0])
+    sparams = _as_scan(body, nbc, len(carry), n)
+    out, saved = _scan_fwd(bc + carry, sparams)
+    return out, (n, saved)
+
+
+def _as_scan(body, nbc, nk, n):
+    return dict(body=body, n_consts=nbc, n_carry=nk, length=n, reverse=False)
+
+
+def _while_vjp(g, ans, primals, params, argnums):
+    ncc, nbc = params["n_cond_consts"], params["n_body_consts"]
+    n, saved = params["residuals"]
+    nk = len(primals) - ncc - nbc
+    sparams = dict(_as_scan(params["body"], nbc, nk, n), residuals=saved)
+    inner = [i - ncc for i in argnums if i >= ncc]
+    cts = dict(zip(inner, _scan_vjp(g, None, primals[ncc:], sparams, inner)))
+    return [cts.get(i - ncc) for i in argnums]
+
+
+def _while_batch(args, bdims, cond, body, n_cond_consts, n_body_consts):
+    ncc, nbc = n_cond_consts, n_body_consts
+    size = next(shape_of(a)[d] for a, d in zip(args, bdims) if d is not None)
+    cc, bc, carry = _split(args, ncc, nbc)
+    dcc, dbc, dk = _split(bdims, ncc, nbc)
+    mcc, mbc = [d is not None for d in dcc], [d is not None for d in dbc]
+    nk = len(carry)
+    mk = _carry_fixpoint(lambda m: flows(body, mbc + m, True), [d is not None for d in dk])
+    lanes = flows(cond, mcc + mk, True)[0]          # does the predicate differ across lanes?
+    if lanes:
+        mk = [True] * nk                             # lanes stop at different trips
+    cc = [c if d is None else _to_front(c, d) for c, d in zip(cc, dcc)]
+    bc = [c if d is None else _to_front(c, d) for c, d in zip(bc, dbc)]
+    carry = [(_to_front(k, d) if d is not None else S.broadcast_to(k, (size,) + tuple(shape_of(k))))
+             if m else k for k, d, m in zip(carry, dk, mk)]
+    cdims = [0 if m else None for m in mcc + mk]
+    bdims_in = [0 if m else None for m in mbc + mk]
+
+    def pred_of(c, k):
+        (p,) = vmap_program(cond, c + k, cdims, size)
+        return p if lanes else _unbatched(p)
+
+    def cond_b(*ins):
+        c, k = _split(ins, ncc)
+        p = pred_of(c, k)
+        return [R.any(p) if lanes else p]
+
+    def body_b(*ins):
+        c, b, k = _split(ins, ncc, nbc)
+        new = vmap_program(body, b + k, bdims_in, size)
+        new = [o if m else _unbatched(o) for o, m in zip(new, mk)]
+        if not lanes:
+            return new
+        p = pred_of(c, k)
+        return [_lane_where(p, n, o) for n, o in zip(new, k)]
+
+    ex_k = [example_value(a) for a in carry]
+    cprog = _stage_rule(cond_b, [example_value(a) for a in cc] + ex_k)
+    bprog = _stage_rule(body_b, [example_value(a) for a in cc + bc] + ex_k)
+    outs = while_bind(cc, cc + bc, carry, cprog, bprog)
+    return list(outs), [0 if m else None for m in mk]
+
+
+def _while_taylor(series, cond, body, n_cond_consts, n_body_consts):
+    K = len(series[0]) - 1
+    ncc, nbc = n_cond_consts, n_body_consts
+    sc, sb, sk = _split(series, ncc, nbc)
+    nk = len(sk)
+    mb = [any(t is not None for t in s[1:]) for s in sb]
+    mk = _carry_fixpoint(lambda m: _tangent_flows(body, mb + m),
+                         [any(t is not None for t in s[1:]) for s in sk])
+
+    def terms(s):
+        return [_or_zeros(t, s[0]) for t in s[1:]]
+
+    def cond_t(*ins):
+        c, k, _ = _split(ins, ncc, nk)
+        return eval_program(cond, c + k)
+
+    def body_t(*ins):
+        b, tb, k, tk = _split(ins, nbc, K * sum(mb), nk)
+        out = jet_program(body, _series(b, tb, mb, K) + _series(k, tk, mk, K), K)
+        return [s[0] for s in out] + [t for s, m in zip(out, mk) if m for t in terms(s)]
+
+    prim_c, prim_b, prim_k = [s[0] for s in sc], [s[0] for s in sb], [s[0] for s in sk]
+    tb_in = [t for s, m in zip(sb, mb) if m for t in terms(s)]
+    tk_in = [t for s, m in zip(sk, mk) if m for t in terms(s)]
+    ex_k = [example_value(a) for a in prim_k + tk_in]
+    cprog = _stage_rule(cond_t, [example_value(a) for a in prim_c] + ex_k)
+    bprog = _stage_rule(body_t, [example_value(a) for a in prim_b + tb_in] + ex_k)
+    outs = while_bind(prim_c, prim_b + tb_in, prim_k + tk_in, cprog, bprog)
+    ko, tko = _split(outs, nk)
+    return _series(ko, tko, mk, K)
+
+
+jvp_rules[while_p] = _while_jvp
+vjp_fwd_rules[while_p] = _while_fwd
+vjp_rules[while_p] = _while_vjp
+batch_rules[while_p] = _while_batch
+taylor_rules[while_p] = _while_taylor
+
+
+__all__ = ["scan_p", "while_p", "stage_body", "scan_bind", "while_bind", "BodyReadsValue",
+           "example_value", "NotStageable"]

@@ -1,0 +1,273 @@
+"""Loops stay loops: scan / fori_loop / while_loop are one equation under every transformation.
+
+Each loop is checked against the same loop written as a plain Python loop (which every
+transformation unrolls) and against finite differences; the staged program's size must
+not depend on the trip count; the scalar loop kernel must agree with the NumPy path.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule import loops
+from chainrule.compile import loop_kernel
+
+from helpers import fd_grad
+
+H = 1e-2
+
+
+def rhs(y, p):
+    return cnp.stack([p[0] * (y[1] - y[0]), y[0] * (p[1] - y[2]) - y[1], y[0] * y[1] - p[2] * y[2]])
+
+
+def rk4(y, p):
+    k1 = rhs(y, p)
+    k2 = rhs(y + 0.5 * H * k1, p)
+    k3 = rhs(y + 0.5 * H * k2, p)
+    k4 = rhs(y + H * k3, p)
+    return y + (H / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def lorenz_fori(p, n=40):
+    y = cr.fori_loop(0, n, lambda i, y: rk4(y, p), np.ones(3))
+    return cnp.sum(y ** 2)
+
+
+def lorenz_python(p, n=40):
+    y = np.ones(3)
+    for _ in range(n):
+        y = rk4(y, p)
+    return np.sum(y ** 2)
+
+
+P = np.array([10.0, 28.0, 8 / 3])
+
+
+def _n_eqns(prog):
+    return len(prog.eqns)
+
+
+def _loop_eqns(prog):
+    return [e for e in prog.eqns if e.prim in (loops.scan_p, loops.while_p)]
+
+
+# ------------------------------------------------------------- scan ---
+
+def _scan_f(x, reverse=False):
+    def step(c, xi):
+        return c * cnp.cos(xi) + 0.3 * cnp.sin(c) * xi, c * c * xi
+    c, ys = cr.scan(step, x, np.linspace(0.1, 1.0, 6), reverse=reverse)
+    return c + cnp.sum(ys * ys)
+
+
+def _scan_py(x, reverse=False):
+    xs = np.linspace(0.1, 1.0, 6)
+    c, total = x, 0.0
+    for xi in (xs[::-1] if reverse else xs):
+        c, y = c * np.cos(xi) + 0.3 * np.sin(c) * xi, c * c * xi
+        total = total + y * y
+    return c + total
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_every_mode_matches_python_loop(reverse):
+    x = 0.7
+    f, g = (lambda v: _scan_f(v, reverse)), (lambda v: _scan_py(v, reverse))
+    assert f(x) == pytest.approx(g(x), rel=1e-14)
+    want = cr.grad(g)(x)
+    assert want == pytest.approx(fd_grad(g, x), rel=1e-6)
+    assert cr.grad(f)(x) == pytest.approx(want, rel=1e-13)
+    assert cr.jvp(f, (x,), (1.0,))[1] == pytest.approx(want, rel=1e-13)
+    assert cr.jit(cr.grad(f))(x) == pytest.approx(want, rel=1e-13)
+    assert cr.hessian(f)(x) == pytest.approx(cr.hessian(g)(x), rel=1e-12)
+    assert cr.grad(cr.grad(cr.grad(f)))(x) == pytest.approx(cr.grad(cr.grad(cr.grad(g)))(x), rel=1e-11)
+    assert cr.derivative(f, order=4)(x) == pytest.approx(cr.derivative(g, order=4)(x), rel=1e-11)
+    xs = np.array([0.2, 0.7, -0.4])
+    np.testing.assert_allclose(cr.vmap(cr.grad(f))(xs), [cr.grad(g)(v) for v in xs], rtol=1e-13)
+    np.testing.assert_allclose(cr.jit(cr.vmap(cr.grad(f)))(xs), [cr.grad(g)(v) for v in xs], rtol=1e-13)
+
+
+def test_scan_over_arrays_with_closure_parameters_and_pytrees():
+    w = np.array([[0.5, -0.2], [0.1, 0.4]])
+    xs = np.linspace(-1, 1, 10).reshape(5, 2)
+
+    def f(w, h0):
+        def cell(carry, x):
+            h, s = carry["h"], carry["s"]
+            h = cnp.tanh(w @ h + x)
+            return {"h": h, "s": s + cnp.sum(h)}, h[0]
+        carry, ys = cr.scan(cell, {"h": h0, "s": 0.0}, xs)
+        return carry["s"] + cnp.sum(ys ** 2)
+
+    def g(w, h0):
+        h, s, total = h0, 0.0, 0.0
+        for x in xs:
+            h = np.tanh(w @ h + x)
+            s = s + np.sum(h)
+            total = total + h[0] ** 2
+        return s + total
+    h0 = np.array([0.3, -0.1])
+    assert f(w, h0) == pytest.approx(g(w, h0), rel=1e-14)
+    for argnums in (0, 1):
+        np.testing.assert_allclose(cr.grad(f, argnums)(w, h0), cr.grad(g, argnums)(w, h0), rtol=1e-12)
+        np.testing.assert_allclose(cr.jit(cr.grad(f, argnums))(w, h0), cr.grad(g, argnums)(w, h0), rtol=1e-12)
+    np.testing.assert_allclose(cr.jacfwd(f, 1)(w, h0), cr.grad(g, 1)(w, h0), rtol=1e-12)
+    np.testing.assert_allclose(cr.hessian(f, 1)(w, h0), cr.hessian(g, 1)(w, h0), rtol=1e-10, atol=1e-12)
+
+
+def test_scan_of_length_zero_and_reverse_ys_order():
+    carry, ys = cr.jit(lambda c: cr.scan(lambda c, x: (c + x, 2 * c), c, np.zeros((0,))))(1.5)
+    assert carry == 1.5 and ys.shape == (0,)
+    _, ys = cr.jit(lambda c: cr.scan(lambda c, x: (c + x, c), c, np.arange(4.0), reverse=True))(0.0)
+    np.testing.assert_array_equal(ys, [6.0, 5.0, 3.0, 0.0])   # ys[t] is the carry before xs[t]
+    assert cr.grad(lambda c: cr.scan(lambda c, x: (c * x, c), c, np.zeros((0,)))[0])(2.0) == 1.0
+
+
+# ------------------------------------------------------------- fori_loop ---
+
+def test_fori_loop_rk4_matches_python_loop_in_every_mode():
+    want = cr.grad(lorenz_python)(P)
+    np.testing.assert_allclose(want, fd_grad(lorenz_python, P), rtol=1e-6)
+    np.testing.assert_allclose(cr.grad(lorenz_fori)(P), want, rtol=1e-12)
+    np.testing.assert_allclose(cr.jit(cr.grad(lorenz_fori))(P), want, rtol=1e-12)
+    np.testing.assert_allclose(cr.jacfwd(lorenz_fori)(P), want, rtol=1e-12)
+    np.testing.assert_allclose(cr.hessian(lorenz_fori)(P), cr.hessian(lorenz_python)(P), rtol=1e-9)
+    ps = np.stack([P, P * 1.1])
+    np.testing.assert_allclose(cr.vmap(cr.grad(lorenz_fori))(ps), [cr.grad(lorenz_python)(q) for q in ps],
+                               rtol=1e-12)
+
+
+def test_index_dependent_constants_in_the_body():
+    f = lambda x: cr.fori_loop(0, 7, lambda i, v: v * 1.5 + 0.1 * i * cnp.sin(v), x)
+
+    def g(x):
+        for i in range(7):
+            x = x * 1.5 + 0.1 * i * np.sin(x)
+        return x
+    assert cr.grad(f)(0.4) == pytest.approx(cr.grad(g)(0.4), rel=1e-13)
+    assert cr.jit(cr.grad(f))(0.4) == pytest.approx(cr.grad(g)(0.4), rel=1e-13)
+    assert cr.derivative(f, order=3)(0.4) == pytest.approx(cr.derivative(g, order=3)(0.4), rel=1e-11)
+
+
+def test_program_size_does_not_grow_with_trip_count():
+    sizes = [_n_eqns(cr.make_ir(cr.grad(lambda p, n=n: lorenz_fori(p, n)))(P)) for n in (10, 1000)]
+    assert sizes[0] == sizes[1]
+    prog = cr.jit(cr.grad(lambda p: lorenz_fori(p, 1000))).lower(P)
+    assert len(_loop_eqns(prog)) == 2                # the forward loop and the backward loop
+    assert _n_eqns(prog) < 40
+
+
+def test_loop_body_printed_nested():
+    text = str(cr.make_ir(lambda x: cr.fori_loop(0, 3, lambda i, v: cnp.sin(v) * 2.0, x))(0.5))
+    assert "scan[" in text and "sin" in text and text.count("{ lambda") == 2
+
+
+# ------------------------------------------------------------- while_loop ---
+
+def _w(x):
+    return cr.while_loop(lambda v: v[0] < 10.0, lambda v: v * 1.5 + cnp.sin(v) * 0.1, x)
+
+
+def _w_py(x):
+    while x[0] < 10.0:
+        x = x * 1.5 + np.sin(x) * 0.1
+    return x
+
+
+def test_while_loop_data_dependent_trips_every_mode():
+    f = lambda x: cnp.sum(_w(x) ** 2)
+    g = lambda x: np.sum(_w_py(x) ** 2)
+    for x0 in (np.array([0.3, 1.0]), np.array([4.0, -1.0])):
+        want = cr.grad(g)(x0)
+        np.testing.assert_allclose(cr.grad(f)(x0), want, rtol=1e-13)
+        np.testing.assert_allclose(cr.jit(cr.grad(f))(x0), want, rtol=1e-13)   # the guard on the trip count
+        np.testing.assert_allclose(cr.jacfwd(f)(x0), want, rtol=1e-13)
+        np.testing.assert_allclose(cr.hessian(f)(x0), cr.hessian(g)(x0), rtol=1e-11)
+    xs = np.array([[0.3, 1.0], [4.0, -1.0], [9.0, 2.0], [12.0, 0.0]])   # 5, 2, 1 and 0 trips
+    np.testing.assert_allclose(cr.vmap(cr.grad(f))(xs), [cr.grad(g)(x) for x in xs], rtol=1e-13)
+    np.testing.assert_allclose(cr.vmap(_w)(xs), [_w_py(x) for x in xs], rtol=1e-14)
+    np.testing.assert_allclose(cr.jit(cr.vmap(_w))(xs), [_w_py(x) for x in xs], rtol=1e-14)
+    np.testing.assert_allclose(cr.vmap(cr.jacfwd(_w))(xs), [cr.jacfwd(_w_py)(x) for x in xs], rtol=1e-13)
+
+
+def test_while_taylor_mode():
+    f = lambda t: cr.while_loop(lambda v: v[1] < 4, lambda v: (v[0] * cnp.sin(v[0]) + t, v[1] + 1), (t, 0))[0]
+
+    def g(t):
+        v = t
+        for _ in range(4):
+            v = v * np.sin(v) + t
+        return v
+    assert cr.derivative(f, order=3)(0.6) == pytest.approx(cr.derivative(g, order=3)(0.6), rel=1e-11)
+
+
+# ------------------------------------------------------- bodies that read values ---
+
+def test_body_with_python_control_flow_on_a_carry_stays_exact():
+    def step(i, v):
+        return v * 2.0 if v < 1.0 else v - 0.3         # reads the carry: runs as a Python loop
+    f = lambda x: cr.fori_loop(0, 6, step, x)
+
+    def g(x):
+        for i in range(6):
+            x = step(i, x)
+        return x
+    for x in (0.1, 0.6):
+        assert cr.grad(f)(x) == cr.grad(g)(x)
+        assert cr.jit(cr.grad(f))(x) == cr.grad(g)(x)
+        assert cr.jit(f)(x) == g(x)
+
+
+# ------------------------------------------------------------- kernels ---
+
+def test_scalar_loop_kernel_equals_numpy_path(monkeypatch):
+    prog = cr.jit(cr.grad(lambda p: lorenz_fori(p, 30))).lower(P)
+    for e in _loop_eqns(prog):
+        body, nc, nk = e.params["body"], e.params["n_consts"], e.params["n_carry"]
+        kernel = loop_kernel.scan_kernel(loops.runner(body).prog, nc, nk, e.params["reverse"])
+        assert kernel is not None
+    want = cr.grad(lorenz_python)(P)
+    monkeypatch.setattr(loops, "KERNEL_LINE_COST", 1e9)          # no kernels: NumPy per operation
+    loops._loop_kernels.clear()
+    slow = cr.jit(cr.grad(lambda p: lorenz_fori(p, 30)))(P)
+    monkeypatch.setattr(loops, "KERNEL_LINE_COST", 0.0)          # kernels for every loop
+    loops._loop_kernels.clear()
+    fast = cr.jit(cr.grad(lambda p: lorenz_fori(p, 30)))(P)
+    np.testing.assert_allclose(slow, cr.grad(lambda p: lorenz_python(p, 30))(P), rtol=1e-12)
+    np.testing.assert_allclose(fast, slow, rtol=1e-13)
+    assert want.shape == fast.shape
+
+
+def test_while_kernel_with_int_and_bool_carries(monkeypatch):
+    monkeypatch.setattr(loops, "KERNEL_LINE_COST", 0.0)
+    loops._loop_kernels.clear()
+    f = cr.jit(lambda x: cr.while_loop(lambda c: (c[0] < 20) & (c[1] < 50.0),
+                                       lambda c: (c[0] + 1, c[1] * 1.3 + 0.5), (0, x)))
+    n, v = f(1.0)
+    m, w = 0, 1.0
+    while m < 20 and w < 50.0:
+        m, w = m + 1, w * 1.3 + 0.5
+    assert (n, v) == (m, w) and type(n) is int
+
+
+# ------------------------------------------------------------- bad input ---
+
+def test_carry_that_changes_shape_dtype_or_structure_is_named():
+    with pytest.raises(TypeError, match="carry leaf 0 has shape"):
+        cr.grad(lambda x: cr.scan(lambda c, _: (cnp.stack([c, c]), None), x, length=3)[0][0])(1.0)
+    with pytest.raises(TypeError, match="dtype int64"):
+        cr.jit(lambda x: cr.fori_loop(0, 3, lambda i, v: v + 0.5 * x, 0))(1.0)
+    with pytest.raises(TypeError, match="structure"):
+        cr.jit(lambda x: cr.while_loop(lambda c: c[0] < 3, lambda c: c[0] + 1, (x, x)))(1.0)
+
+
+def test_bad_loop_arguments():
+    with pytest.raises(ValueError, match="xs leaf 1 has leading size 3"):
+        cr.scan(lambda c, x: (c, None), 0.0, (np.zeros(4), np.zeros(3)))
+    with pytest.raises(TypeError, match="upper bound must be an integer"):
+        cr.fori_loop(0, 2.5, lambda i, v: v, 1.0)
+    with pytest.raises(TypeError, match="scalar boolean"):
+        cr.jit(lambda x: cr.while_loop(lambda v: v, lambda v: v - 1.0, x))(np.ones(2))
