@@ -44,16 +44,21 @@ def timed(fn, arg, repeat):
 
 # ---------------------------------------------------------------- W9 ---
 
-def lorenz(np_, loop, steps, h=1e-3):
-    def rhs(y, p):
-        return np_.stack([p[0] * (y[1] - y[0]), y[0] * (p[1] - y[2]) - y[1], y[0] * y[1] - p[2] * y[2]])
-
-    def rk4(y, p):
+def rk4_step(rhs, h):
+    """One classical Runge-Kutta step of y' = rhs(y, p)."""
+    def step(y, p):
         k1 = rhs(y, p)
         k2 = rhs(y + 0.5 * h * k1, p)
         k3 = rhs(y + 0.5 * h * k2, p)
         k4 = rhs(y + h * k3, p)
         return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+    return step
+
+
+def lorenz(np_, loop, steps, h=1e-3):
+    def rhs(y, p):
+        return np_.stack([p[0] * (y[1] - y[0]), y[0] * (p[1] - y[2]) - y[1], y[0] * y[1] - p[2] * y[2]])
+    rk4 = rk4_step(rhs, h)
 
     def loss(p):
         y = loop(0, steps, lambda i, y: rk4(y, p), np_.ones(3))
@@ -68,13 +73,7 @@ def lotka_volterra(np_, loop, steps, n=20, h=1e-3):
 
     def rhs(y, r):
         return y * (r + a @ y)
-
-    def rk4(y, r):
-        k1 = rhs(y, r)
-        k2 = rhs(y + 0.5 * h * k1, r)
-        k3 = rhs(y + 0.5 * h * k2, r)
-        k4 = rhs(y + h * k3, r)
-        return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+    rk4 = rk4_step(rhs, h)
 
     def loss(r):
         y = loop(0, steps, lambda i, y: rk4(y, r), np_.asarray(y0))

@@ -482,3 +482,10 @@ def test_custom_jvp_python_scalar_tangent_for_a_scalar_primal_is_accepted():
         return x * 2.0
     f.defjvp(lambda p, t: (f(p[0]), 2.0))                    # a weakly typed constant tangent
     assert cr.jvp(f, (np.float32(1.0),), (np.float32(1.0),))[1] == 2.0
+
+
+def test_np_clip_with_numpy2_keywords_is_differentiated():
+    x = np.array([-1.0, 0.5, 2.0])
+    g = cr.grad(lambda v: cnp.sum(np.clip(v, min=0.0, max=1.0) * v))(x)
+    np.testing.assert_allclose(g, [0.0, 1.0, 1.0])        # d/dv clip(v) v: 0 (clipped at 0), 2v, 1
+    np.testing.assert_allclose(cr.grad(lambda v: cnp.sum(cnp.clip(v, max=1.0)))(x), [1.0, 1.0, 0.0])

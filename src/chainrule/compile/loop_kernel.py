@@ -228,19 +228,26 @@ def scan_source(body, n_consts, n_carry, reverse):
     lines += ["        " + x for x in loop]
     for i, y in enumerate(ys):
         lines += [f"        y{i}[t, {j}] = {n}" for j, n in enumerate(_flat_names(y))]
-    flat_old = [n for names in carry_names for n in names]
-    flat_new = [n for names in new_carry for n in names]
-    if flat_old:
-        lines.append(f"        {', '.join(flat_old)}{',' if len(flat_old) == 1 else ''} = "
-                     f"{', '.join(flat_new)}{',' if len(flat_new) == 1 else ''}")
+    _finish(lines, kvars, carry_names, [n for names in new_carry for n in names],
+            [f"y{i}" for i in range(len(ys))])
+    return "\n".join(lines) + "\n"
+
+
+def _tuple(names):
+    return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
+def _finish(lines, kvars, carry_names, new_names, extra):
+    """The carry update at the end of the loop body, then the carries packed and returned."""
+    old = [n for names in carry_names for n in names]
+    if old:
+        lines.append(f"        {_tuple(old)} = {_tuple(new_names)}")
     rets = []
     for i, (v, names) in enumerate(zip(kvars, carry_names)):
         lines.append(f"    ko{i} = _np.empty({len(names)}, _np.{_dname(v)})")
         lines += [f"    ko{i}[{j}] = {n}" for j, n in enumerate(names)]
         rets.append(f"ko{i}")
-    rets += [f"y{i}" for i in range(len(ys))]
-    lines.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
-    return "\n".join(lines) + "\n"
+    lines.append(f"    return ({_tuple(rets + extra)})")
 
 
 def while_source(cond, body, n_cond_consts, n_body_consts):
@@ -271,16 +278,7 @@ def while_source(cond, body, n_cond_consts, n_body_consts):
     lines.append(f"        if not {_flat_names(pred)[0]}:")
     lines.append("            break")
     lines += ["        " + x for x in step]
-    flat_old = [n for names in carry_names for n in names]
-    flat_new = [n for g in outs for n in _flat_names(g)]
-    lines.append(f"        {', '.join(flat_old)}{',' if len(flat_old) == 1 else ''} = "
-                 f"{', '.join(flat_new)}{',' if len(flat_new) == 1 else ''}")
-    rets = []
-    for i, (v, names) in enumerate(zip(kvars, carry_names)):
-        lines.append(f"    ko{i} = _np.empty({len(names)}, _np.{_dname(v)})")
-        lines += [f"    ko{i}[{j}] = {n}" for j, n in enumerate(names)]
-        rets.append(f"ko{i}")
-    lines.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
+    _finish(lines, kvars, carry_names, [n for g in outs for n in _flat_names(g)], [])
     return "\n".join(lines) + "\n"
 
 

@@ -91,7 +91,10 @@ def where(condition, x=None, y=None):
     return _E.select(condition, x, y)
 
 
-def clip(a, a_min=None, a_max=None):
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002  (NumPy 2's names)
+    """np.clip; NumPy 2's `min=`/`max=` keywords or the older `a_min`/`a_max`."""
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
     if a_min is not None:
         a = maximum(a, a_min)
     if a_max is not None:
