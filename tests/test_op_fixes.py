@@ -443,3 +443,10 @@ def test_det_derivatives_at_a_singular_matrix_in_every_mode():
         assert cr.jvp(cnp.linalg.det, (m,), (t,))[1] == pytest.approx(np.sum(c * t), abs=1e-12)
     # nonsingular matrices keep det(a) inv(a)^T
     np.testing.assert_allclose(cr.grad(cnp.linalg.det)(b), np.linalg.det(b) * np.linalg.inv(b).T, rtol=1e-13)
+
+
+def test_python_int_powers_are_exact_under_tracing_and_jit():
+    f = cr.jit(lambda n: n ** 40)
+    assert f(3) == 3 ** 40 and f(3) == 3 ** 40          # staged call and compiled call
+    assert cr.jit(lambda n: n ** 3)(2) == 8
+    assert cr.grad(lambda x, n: x ** n)(2.0, 3) == pytest.approx(12.0)

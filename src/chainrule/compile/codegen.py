@@ -136,7 +136,9 @@ def _emit_power(args, ctx):
     if args[1] == "2":
         return f"({args[0]} * {args[0]})"
     if ctx.scalar:
-        return f"_m.pow({args[0]}, {args[1]})"
+        ints = all(np.dtype(a.dtype).kind in "iu" if isinstance(a, Var) else type(a.value) is int
+                   for a in getattr(ctx, "invars", None) or ())
+        return f"({args[0]} ** {args[1]})" if ints and ctx.invars else f"_m.pow({args[0]}, {args[1]})"
     return f"_np.power({args[0]}, {args[1]})"
 
 

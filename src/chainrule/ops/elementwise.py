@@ -228,6 +228,8 @@ def _div_impl(x, y):
 
 
 def _pow_impl(x, y):
+    if type(x) is int and type(y) is int:      # Python ints keep Python's exact powers
+        return x ** y
     if type(x) is float and (type(y) is float or type(y) is int):
         try:
             return math.pow(x, y)
