@@ -1,10 +1,11 @@
 """Structured control flow: cond, switch, while_loop, fori_loop, scan (JAX's names).
 
-chainrule traces by running Python, so these are ordinary Python control flow
-over traced values: every transformation sees the iterations that actually
-ran.  Reverse mode therefore works through `while_loop` with a data-dependent
-trip count, and under `jit` the predicate reads become guards; under `vmap`
-a predicate that differs across the batch splits the batch.
+`cond` and `switch` are Python control flow over traced values (under jit the
+predicate read is a guard; under vmap a predicate that differs across the
+batch splits it).  Under a transformation, `scan`, `fori_loop` and `while_loop`
+are one loop equation each (chainrule/loops.py) whatever their trip count;
+plain eager calls, and bodies whose Python control flow reads a traced value,
+run as Python loops (exact, unrolled).
 """
 from __future__ import annotations
 
