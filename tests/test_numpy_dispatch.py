@@ -133,3 +133,22 @@ def test_cumprod_with_zeros():
             exact[k] += np.prod([x[i] for i in range(j + 1) if i != k])
     np.testing.assert_allclose(g, exact)
     np.testing.assert_allclose(cr.grad(lambda x: cnp.sum(cnp.cumprod(x)))(x), exact)
+
+
+def test_dispatch_tables_are_derived_from_chainrule_numpy():
+    """Every public chainrule.numpy function named like a NumPy function handles it; NumPy's own
+    re-exported objects (zeros, linspace) are not mapped to themselves."""
+    from chainrule.numpy import _protocols as P
+    from chainrule.numpy import linalg as cla
+    functions = P._function_table()
+    for name in ["sin", "absolute", "conjugate", "logaddexp2", "mod", "true_divide", "matmul", "isfinite"]:
+        assert P.UFUNCS[getattr(np, name)] is getattr(cnp, name)
+    for name in ["sum", "mean", "where", "einsum", "sinc", "round", "full_like", "astype", "pad"]:
+        assert functions[getattr(np, name)] is getattr(cnp, name)
+    for name in ["solve", "norm", "slogdet", "vector_norm"]:
+        assert functions[getattr(np.linalg, name)] is getattr(cla, name)
+    for fn in list(P.UFUNCS.values()) + list(functions.values()):
+        assert fn.__module__.startswith("chainrule")
+    assert np.linspace not in functions and np.zeros not in functions
+    # np.astype is dispatched now: a cast keeps the trace
+    assert cr.grad(lambda x: np.sum(np.astype(x, np.float32) * 2.0))(X).tolist() == [2.0] * 3

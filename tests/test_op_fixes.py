@@ -97,6 +97,37 @@ def test_where_masks_the_derivative_and_initial_carries_its_own():
     np.testing.assert_allclose(g, np.where(MASK, np.prod(kept) / kept, 0.0))
 
 
+@pytest.mark.parametrize("name, call", [
+    ("np.mean where", lambda v: np.mean(v, where=MASK)),
+    ("np.mean where axis", lambda v: np.mean(v ** 2, axis=1, where=MASK)),
+    ("np.mean where keepdims", lambda v: np.mean(v, axis=0, where=MASK, keepdims=True)),
+    ("np.mean where broadcast", lambda v: np.mean(v, axis=1, where=np.array([True, False, True]))),
+    ("cnp.mean where", lambda v: cnp.mean(cnp.sin(v), axis=(0, 1), where=MASK)),
+    ("mean method where", lambda v: v.mean(axis=1, where=MASK)),
+])
+def test_mean_with_where(name, call):
+    want = call(X)                                   # NumPy itself on a plain array
+    np.testing.assert_allclose(cr.jvp(call, (X,), (np.ones_like(X),))[0], want, rtol=1e-15)
+    J = cr.jacrev(call)(X)
+    np.testing.assert_allclose(J, _fd_jacobian(call, X), atol=1e-7)
+    np.testing.assert_allclose(cr.jacfwd(call)(X), J, atol=1e-15)
+
+
+def test_mean_where_derivative_reaches_only_selected_entries():
+    np.testing.assert_array_equal(cr.grad(lambda v: np.mean(v, where=MASK))(X), MASK / MASK.sum())
+    # a traced mask (from the value itself) selects too; the count carries no derivative
+    g = cr.grad(lambda v: np.mean(v * v, where=v > 0))(X)
+    np.testing.assert_allclose(g, np.where(X > 0, 2 * X / np.sum(X > 0), 0.0))
+
+
+def test_np_full_with_a_traced_fill_value_names_chainrule_numpy_full():
+    with pytest.raises(TypeError, match=r"chainrule\.numpy\.full"):
+        cr.grad(lambda a: np.sum(np.full((3,), a, dtype=float)))(2.0)
+    with pytest.raises(TypeError, match=r"chainrule\.numpy\.full"):
+        cr.grad(lambda a: np.sum(np.full_like(np.ones(3), a)))(2.0)
+    assert cr.grad(lambda a: cnp.sum(cnp.full((3,), a)))(2.0) == 3.0
+
+
 def test_max_of_empty_axis_with_initial():
     z = np.zeros((0, 2))
     np.testing.assert_array_equal(cr.jvp(lambda v: cnp.max(v, axis=0, initial=1.5), (z,), (z,))[0],
@@ -450,3 +481,50 @@ def test_python_int_powers_are_exact_under_tracing_and_jit():
     assert f(3) == 3 ** 40 and f(3) == 3 ** 40          # staged call and compiled call
     assert cr.jit(lambda n: n ** 3)(2) == 8
     assert cr.grad(lambda x, n: x ** n)(2.0, 3) == pytest.approx(12.0)
+
+
+# ------------------------------------------ NumPy's positional argument order --
+
+_POSITIONAL = [
+    ("sum", lambda x: np.sum(x, 0, None, None, True), lambda x: x.sum(0, None, None, True)),
+    ("mean", lambda x: np.mean(x, 1, None, None, True), lambda x: x.mean(1, None, None, True)),
+    ("var", lambda x: np.var(x, 0, None, None, 1), lambda x: x.var(0, None, None, 1)),
+    ("std", lambda x: np.std(x, 1, None, None, 1, True), lambda x: x.std(1, None, None, 1, True)),
+    ("prod", lambda x: np.prod(x, 1, None, None, True), lambda x: x.prod(1, None, None, True)),
+    ("max", lambda x: np.max(x, 0, None, True), lambda x: x.max(0, None, True)),
+    ("min", lambda x: np.min(x, 1, None, True), lambda x: x.min(1, None, True)),
+]
+
+
+@pytest.mark.parametrize("name,fn,method", _POSITIONAL, ids=[c[0] for c in _POSITIONAL])
+def test_numpy_positional_argument_order_is_honoured(name, fn, method):
+    # np.sum(x, axis, dtype, out, keepdims): a dtype or keepdims given by position must not be
+    # read as another argument (a silently wrong shape or ddof)
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    for f in (fn, method):
+        want = f(x)
+        got = cr.jit(f)(x)
+        assert np.shape(got) == np.shape(want)
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+        np.testing.assert_allclose(cr.jacfwd(f)(x), cr.jacrev(f)(x), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(cr.jacrev(f)(x), cr.fd.jacobian(f, x), rtol=1e-6, atol=1e-8)
+
+
+def test_numpy_out_argument_is_refused_by_position_and_keyword():
+    x = np.ones(3)
+    with pytest.raises(TypeError, match="out="):
+        cr.grad(lambda x: np.sum(x, 0, None, np.empty(())))(x)
+    with pytest.raises(TypeError, match="out="):
+        cr.grad(lambda x: x.sum(out=np.empty(())))(x)
+
+
+def test_sinc_derivatives_at_nan_and_inf_are_nan_like_numpy():
+    x = np.array([np.nan, np.inf, -np.inf, 0.5])
+    with np.errstate(invalid="ignore"):
+        want_value = np.sinc(x)
+    g = cr.vmap(cr.grad(cnp.sinc))(x)
+    assert np.isnan(g[:3]).all() and np.isnan(want_value[:2]).all()
+    # away from them the derivative is the closed form (pi x cos(pi x) - sin(pi x)) / (pi x^2)
+    np.testing.assert_allclose(g[3], (np.pi * 0.5 * np.cos(np.pi * 0.5) - np.sin(np.pi * 0.5)) / (np.pi * 0.25),
+                               rtol=1e-13)
+    assert np.isnan(cr.grad(cnp.sinc)(float("nan")))

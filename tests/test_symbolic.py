@@ -138,6 +138,50 @@ def test_unsupported_primitive_names_itself():
     assert set(cs.supported_primitives()) == set(cs.SUPPORTED_PRIMITIVES)
 
 
+def _at(expr, point):
+    """expr at x = point, exactly; a removable singularity there (sinc at 0) by its limit."""
+    v = expr.subs(x, sp.Rational(point))
+    if v.has(sp.nan, sp.zoo) or not v.is_finite:
+        v = sp.limit(expr, x, sp.Rational(point))
+    return float(v)
+
+
+def test_sinc_and_its_derivatives_match_chainrule():
+    expr = cs.to_sympy(cnp.sinc, "x")             # NumPy's normalised sinc: sin(pi x) / (pi x)
+    traced_grad = cs.to_sympy(cr.grad(cnp.sinc), "x")     # the primitive sinc(x, n=1)
+    assert same(traced_grad, sp.diff(expr, x))
+    g1, g2 = cr.grad(cnp.sinc), cr.grad(cr.grad(cnp.sinc))
+    for t in (0.0, 0.25, -1.3, 2.0, 3.7):
+        assert _at(expr, t) == pytest.approx(float(cnp.sinc(t)), rel=1e-13, abs=1e-15)
+        assert _at(sp.diff(expr, x), t) == pytest.approx(g1(t), rel=1e-11, abs=1e-13)
+        assert _at(traced_grad, t) == pytest.approx(g1(t), rel=1e-11, abs=1e-13)
+        assert _at(sp.diff(expr, x, 2), t) == pytest.approx(g2(t), rel=1e-11, abs=1e-12)
+    # traced at an expression that is exactly 0: the limits, sinc(0) = 1, sinc'(0) = 0, sinc''(0) = -pi^2/3
+    assert cs.to_sympy(lambda t: cnp.sinc(t - t), "x") == 1
+    assert cs.to_sympy(lambda t: cr.grad(cnp.sinc)(t * 0.0), "x") == 0
+    assert same(cs.to_sympy(lambda t: cr.grad(cr.grad(cnp.sinc))(t * 0.0), "x"), -sp.pi ** 2 / 3)
+    # through from_sympy and back
+    h = cs.from_sympy(expr, [x])
+    for t in (0.25, -1.3, 3.7):
+        assert h(t) == pytest.approx(float(cnp.sinc(t)), rel=1e-14)
+        assert cr.grad(h)(t) == pytest.approx(g1(t), rel=1e-10)
+
+
+def test_rules_are_those_of_the_declared_primitives():
+    from chainrule import rules
+    from chainrule.core import primitives
+    declared = {p.name for p, f in rules.scalar_forms.items() if f.sympy is not None}
+    assert declared <= set(cs.SUPPORTED_PRIMITIVES)
+    assert set(cs.SUPPORTED_PRIMITIVES) <= set(primitives)        # only names of real primitives
+    assert {"sin", "add", "less", "logical_and", "reduce_sum", "matmul", "sinc"} <= set(cs.SUPPORTED_PRIMITIVES)
+    # the inverse direction comes from the same declarations: n-ary Max, And, Xor, relations
+    expr = sp.Piecewise((sp.Max(x, y, 2 * x - 1), sp.And(x > 0, y < 1, sp.Ne(x, y))),
+                        (sp.Min(x, -y, 0), sp.Xor(x < -1, y > 0, x > 5)), (x * y, True))
+    g = cs.from_sympy(expr, [x, y])
+    for pt in [(0.5, 0.25), (3.0, 0.5), (-2.0, 0.5), (-2.0, -0.5), (0.5, 2.0), (7.0, 2.0)]:
+        assert float(g(*pt)) == pytest.approx(float(expr.subs({x: pt[0], y: pt[1]})), rel=1e-15)
+
+
 def test_missing_sympy_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "sympy", None)
     with pytest.raises(ImportError, match=r"pip install chainrule\[symbolic\]"):

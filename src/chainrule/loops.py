@@ -93,7 +93,7 @@ def stage_body(fn, examples):
             outvars = []
             for o in outs:
                 if isinstance(o, StagingTracer) and o._trace is trace:
-                    outvars.append(o.var)
+                    outvars.append(o.ir_var)
                 elif isinstance(o, Tracer):
                     if o._trace.level >= level:
                         raise o._trace.leaked("output")
@@ -103,7 +103,7 @@ def stage_body(fn, examples):
         finally:
             trace.done = True
     consts = [a for a, _ in trace.captured]
-    prog = Program([v for _, v in trace.captured] + [t.var for t in ins], trace.eqns, outvars, [])
+    prog = Program([v for _, v in trace.captured] + [t.ir_var for t in ins], trace.eqns, outvars, [])
     return prog, consts
 
 

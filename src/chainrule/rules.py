@@ -5,9 +5,15 @@ Conventions (a `None` tangent or cotangent is a symbolic zero):
 - ``jvp_rules[p](primals, tangents, params) -> (out, out_tangent)``
 - ``vjp_rules[p](g, ans, primals, params, argnums) -> [ct for each argnum]``
   (for a primitive with several results, ``g`` is a list with one entry per result)
-- ``batch_rules[p](args, bdims, **params) -> (out, out_bdim)`` (ops/batch_rules.py),
-  ``taylor_rules[p](series, **params) -> series`` (ops/taylor_rules.py),
-  ``emit_rules[p](arg_sources, ctx, **params) -> Python expression`` (compile/codegen.py).
+- ``batch_rules[p](args, bdims, **params) -> (out, out_bdim)`` (factories in ops/batch_rules.py),
+- ``taylor_rules[p](series, **params) -> series`` (series arithmetic in ops/series.py); a
+  primitive in `taylor_by_jvp` instead gets its Taylor rule from nested forward mode,
+- ``scalar_forms[p]``: how code generators and the SymPy bridge spell an elementwise primitive
+  (`Scalar`); ``emit_rules[p](arg_sources, ctx, **params)`` holds the code generator's
+  dedicated emitters (compile/codegen.py derives the rest from the scalar forms).
+
+Every rule of a primitive is registered where the primitive is defined, keyed by the
+primitive object, so importing chainrule registers everything, in any order.
 
 Shapes and dtypes need no rule table: staging evaluates each primitive on the
 concrete values it records (interpreters/staging.py), so output avals are exact.
@@ -16,6 +22,8 @@ Derivative rules are written with `chainrule.numpy` operations, so they are
 differentiable themselves and higher derivatives come from nesting.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,10 +36,34 @@ vjp_rules = {}
 vjp_fwd_rules = {}
 batch_rules = {}
 taylor_rules = {}
+taylor_by_jvp = set()
+scalar_forms = {}
 emit_rules = {}
 
-# Primitives that deliberately lack a rule in a table: {table_name: {name: reason}}.
+# Primitives that deliberately lack a rule in a table: {table_name: {primitive: reason}}.
 exempt = {"jvp": {}, "vjp": {}, "batch": {}, "taylor": {}, "emit": {}}
+
+
+class Scalar(NamedTuple):
+    """How code generators and the SymPy bridge write one elementwise primitive.
+
+    numpy: the NumPy function for arrays (``np.<numpy>``; None: call the implementation);
+    libm: the C math-library function with the same values on float64 (the LLVM tier calls it;
+    Python's `math` and numba have it under the same name), or None;
+    pymath: whether ``math.<libm>`` may stand in for it on Python floats (not floor: an int);
+    op: a Python operator that computes it on numbers and arrays alike (``"+"``, ``"<"``);
+    sympy: the SymPy function's name, or ``fn(sympy, *args) -> expression``.
+    """
+    numpy: str | None = None
+    libm: str | None = None
+    pymath: bool = True
+    op: str | None = None
+    sympy: object = None
+
+
+def defscalar(p, numpy=None, libm=None, pymath=True, op=None, sympy=None):
+    """Record how code generators and the SymPy bridge write elementwise primitive `p`."""
+    scalar_forms[p] = Scalar(numpy, libm, pymath, op, sympy)
 
 
 def defjvp(p, *fns):
@@ -101,5 +133,5 @@ def deflinear(p, *transposes):
 def defnondiff(p, reason="piecewise constant: zero derivative everywhere it exists"):
     """Mark a primitive whose result carries no derivative (comparisons, floor, argmax)."""
     p.nondiff = True
-    exempt["jvp"][p.name] = reason
-    exempt["vjp"][p.name] = reason
+    exempt["jvp"][p] = reason
+    exempt["vjp"][p] = reason

@@ -35,7 +35,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .core import Trace, Tracer, new_level, shape_of
+from .core import Trace, Tracer, bind, new_level, shape_of
+from .ops import elementwise as E, reductions as R, shape as S, linalg as L, decompositions as D
+from .ops import special as P  # noqa: F401  (registers the special functions' declared forms)
+from .rules import scalar_forms
 
 __all__ = ["to_sympy", "from_sympy", "compare", "Comparison", "ComparisonRow",
            "SUPPORTED_SYMPY_FUNCTIONS", "SUPPORTED_PRIMITIVES", "supported_primitives"]
@@ -367,119 +370,105 @@ def _finite(e):
     return sp.true
 
 
-def _trunc(e):
+def _isnan(e):
     sp = _sympy()
-    return sp.Piecewise((sp.floor(e), e >= 0), (sp.ceiling(e), True))
+    return sp.true if _num(e) is sp.nan else sp.false
 
 
-def _cbrt(e):
-    """The real cube root (NumPy's cbrt), not SymPy's principal root."""
+def _isinf(e):
     sp = _sympy()
-    third = sp.Rational(1, 3)
-    return sp.Piecewise((-((-e) ** third), e < 0), (e ** third, True))
+    return sp.false if _finite(e) == sp.true or _num(e) is sp.nan else sp.true
+
+
+def _select(c, x, y):
+    return _sympy().Piecewise((x, _truth(c)), (y, True))
+
+
+def _reduction(combine, convert=None):
+    """A reduce_* rule folding with the n-ary SymPy constructor named `combine` (Add, Max, ...)."""
+    return lambda x, axes, keepdims: _reduce(x, axes, keepdims, getattr(_sympy(), combine), convert)
+
+
+# The rules of the primitives that are not elementwise, or whose SymPy form needs more than a
+# scalar function (truth values, casts), keyed by primitive.  The elementwise primitives' rules
+# come from their declarations, ``rules.scalar_forms[p].sympy`` (see `_declared_rule`); a
+# declaration takes precedence over an entry here.  Each rule imports SymPy only when it runs,
+# so this table (and SUPPORTED_PRIMITIVES) exists without SymPy.
+_PRIMITIVE_RULES = {
+    E.isfinite_p: _elementwise(_finite),
+    E.isnan_p: _elementwise(_isnan),
+    E.isinf_p: _elementwise(_isinf),
+    E.select_p: _elementwise(_select),
+    S.convert_p: _convert,
+    R.reduce_sum_p: _reduction("Add"),
+    R.reduce_prod_p: _reduction("Mul"),
+    R.reduce_max_p: _reduction("Max"),
+    R.reduce_min_p: _reduction("Min"),
+    R.any_p: _reduction("Or", _truth),
+    R.all_p: _reduction("And", _truth),
+    R.cumsum_p: lambda x, axis: _cumulative(x, axis, lambda a, b: a + b),
+    R.cumprod_p: lambda x, axis: _cumulative(x, axis, lambda a, b: a * b),
+    S.reshape_p: lambda x, shape: _unwrap0(np.reshape(_obj0(x), shape)),
+    S.transpose_p: lambda x, axes: np.transpose(_obj0(x), axes),
+    S.broadcast_to_p: lambda x, shape: _unwrap0(np.array(np.broadcast_to(_obj0(x), shape))),
+    S.concatenate_p: lambda *xs, axis: np.concatenate([_obj0(x) for x in xs], axis=axis),
+    S.getitem_p: _getitem,
+    S.index_add_p: _index_add,
+    S.index_set_p: _index_set,
+    S.pad_p: _pad,
+    L.matmul_p: _matmul,
+    L.einsum_p: _einsum,
+    D.det_p: _det,
+    D.inv_p: _inv,
+    D.solve_p: _solve,
+    D.slogdet_p: _slogdet,
+    D.cholesky_p: _cholesky,
+}
+
+# Elementwise primitives whose operands are truth values (numbers read as ``x != 0``).
+_LOGICAL = (E.and_p, E.or_p, E.xor_p, E.logical_not_p)
+
+
+def _declared_function(form):
+    """The SymPy function of a declared form: SymPy's function name, or ``fn(sympy, *args)``."""
+    if isinstance(form, str):
+        return lambda *args, **params: getattr(_sympy(), form)(*args, **params)
+    return lambda *args, **params: form(_sympy(), *args, **params)
+
+
+def _declared_rule(p, form):
+    fn = _declared_function(form)
+    return _logic(fn) if p in _LOGICAL else _arith(fn)
 
 
 _RULES: dict = {}
+_RULES_FROM: list = [None]       # the declarations _RULES was built from
 
 
 def _rules():
-    """name -> SymPy rule, built on first use (it needs sympy)."""
-    if _RULES:
-        return _RULES
-    sp = _sympy()
-    unary = {
-        "neg": lambda x: -x,
-        "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
-        "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan,
-        "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
-        "arcsinh": sp.asinh, "arccosh": sp.acosh, "arctanh": sp.atanh,
-        "exp": sp.exp, "exp2": lambda x: sp.Integer(2) ** x, "expm1": lambda x: sp.exp(x) - 1,
-        "log": sp.log, "log2": lambda x: sp.log(x, 2), "log10": lambda x: sp.log(x, 10),
-        "log1p": lambda x: sp.log(1 + x), "sqrt": sp.sqrt, "cbrt": _cbrt,
-        "abs": sp.Abs, "sign": sp.sign, "floor": sp.floor, "ceil": sp.ceiling, "trunc": _trunc,
-        "real": sp.re, "imag": sp.im, "conj": sp.conjugate,
-        "stop_gradient": lambda x: x,
-        # special functions, for when chainrule grows primitives of these names
-        "erf": sp.erf, "erfc": sp.erfc, "erfinv": sp.erfinv,
-        "gammaln": sp.loggamma, "lgamma": sp.loggamma, "loggamma": sp.loggamma,
-        "digamma": lambda x: sp.polygamma(0, x), "gamma": sp.gamma,
-        "expit": lambda x: 1 / (1 + sp.exp(-x)), "logistic": lambda x: 1 / (1 + sp.exp(-x)),
-        "ndtr": lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2,
-    }
-    binary = {
-        "add": lambda x, y: x + y, "subtract": lambda x, y: x - y,
-        "multiply": lambda x, y: x * y, "safe_multiply": lambda x, y: x * y,
-        "divide": lambda x, y: x / y,
-        "power": lambda x, y: x ** y, "arctan2": sp.atan2,
-        "hypot": lambda x, y: sp.sqrt(x ** 2 + y ** 2),
-        "maximum": sp.Max, "minimum": sp.Min,
-        "logaddexp": lambda x, y: sp.log(sp.exp(x) + sp.exp(y)),
-        "remainder": sp.Mod, "polygamma": sp.polygamma, "floor_divide": lambda x, y: sp.floor(x / y),
-        "xlogy": lambda x, y: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(y), True)),
-        "xlog1py": lambda x, y: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(1 + y), True)),
-    }
-    compare_ = {"less": sp.Lt, "less_equal": sp.Le, "greater": sp.Gt, "greater_equal": sp.Ge,
-                "equal": sp.Eq, "not_equal": sp.Ne}
-    logic = {"logical_and": sp.And, "logical_or": sp.Or, "logical_xor": sp.Xor,
-             "logical_not": sp.Not}
-    r = {}
-    for name, fn in {**unary, **binary}.items():
-        r[name] = _arith(fn)
-    for name, fn in compare_.items():
-        r[name] = _arith(fn)
-    for name, fn in logic.items():
-        r[name] = _logic(fn)
-    r["isfinite"] = _elementwise(_finite)
-    r["isnan"] = _elementwise(lambda e: sp.true if _num(e) is sp.nan else sp.false)
-    r["isinf"] = _elementwise(
-        lambda e: sp.false if _finite(e) == sp.true or _num(e) is sp.nan else sp.true)
-    r["select"] = _elementwise(lambda c, x, y: sp.Piecewise((x, _truth(c)), (y, True)))
-    r["convert_element_type"] = _convert
-    r["reduce_sum"] = lambda x, axes, keepdims: _reduce(x, axes, keepdims, sp.Add)
-    r["reduce_prod"] = lambda x, axes, keepdims: _reduce(x, axes, keepdims, sp.Mul)
-    r["reduce_max"] = lambda x, axes, keepdims: _reduce(x, axes, keepdims, sp.Max)
-    r["reduce_min"] = lambda x, axes, keepdims: _reduce(x, axes, keepdims, sp.Min)
-    r["any"] = lambda x, axes, keepdims: _reduce(x, axes, keepdims, sp.Or, _truth)
-    r["all"] = lambda x, axes, keepdims: _reduce(x, axes, keepdims, sp.And, _truth)
-    r["cumsum"] = lambda x, axis: _cumulative(x, axis, lambda a, b: a + b)
-    r["cumprod"] = lambda x, axis: _cumulative(x, axis, lambda a, b: a * b)
-    r["reshape"] = lambda x, shape: _unwrap0(np.reshape(_obj0(x), shape))
-    r["transpose"] = lambda x, axes: np.transpose(_obj0(x), axes)
-    r["broadcast_to"] = lambda x, shape: _unwrap0(np.array(np.broadcast_to(_obj0(x), shape)))
-    r["concatenate"] = lambda *xs, axis: np.concatenate([_obj0(x) for x in xs], axis=axis)
-    r["getitem"] = _getitem
-    r["index_add"] = _index_add
-    r["index_set"] = _index_set
-    r["pad"] = _pad
-    r["matmul"] = _matmul
-    r["einsum"] = _einsum
-    r["det"], r["inv"], r["solve"], r["slogdet"] = _det, _inv, _solve, _slogdet
-    r["cholesky"] = _cholesky
-    _RULES.update(r)
+    """primitive -> SymPy rule: `_PRIMITIVE_RULES` and the declared elementwise forms.
+
+    Rebuilt when the declarations change (a primitive registered later), so it always
+    matches `rules.scalar_forms`; building it does not import SymPy.
+    """
+    declared = {p: f.sympy for p, f in scalar_forms.items() if f.sympy is not None}
+    if _RULES_FROM[0] != declared:
+        table = dict(_PRIMITIVE_RULES)
+        table.update({p: _declared_rule(p, form) for p, form in declared.items()})
+        _RULES.clear()
+        _RULES.update(table)
+        _RULES_FROM[0] = declared
     return _RULES
 
 
 def supported_primitives():
     """The names of the chainrule primitives that :func:`to_sympy` can translate."""
-    return sorted(_rules())
+    return sorted(p.name for p in _rules())
 
 
 #: Names of the chainrule primitives with a SymPy counterpart in :func:`to_sympy`
-#: (the same list as :func:`supported_primitives`, kept without importing SymPy).
-SUPPORTED_PRIMITIVES = (
-    "abs", "add", "all", "any", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
-    "arctanh", "broadcast_to", "cbrt", "ceil", "cholesky", "concatenate", "conj",
-    "convert_element_type", "cos", "cosh", "cumprod", "cumsum", "det", "digamma", "divide",
-    "einsum", "equal", "erf", "erfc", "erfinv", "exp", "exp2", "expit", "expm1", "floor",
-    "floor_divide", "gamma", "gammaln", "getitem", "greater", "greater_equal", "hypot", "imag",
-    "index_add", "index_set", "inv", "isfinite", "isinf", "isnan", "less", "less_equal",
-    "lgamma", "log", "log10", "log1p", "log2", "logaddexp", "loggamma", "logical_and",
-    "logical_not", "logical_or", "logical_xor", "logistic", "matmul", "maximum", "minimum",
-    "multiply", "ndtr", "neg", "safe_multiply", "not_equal", "pad", "polygamma", "power", "real", "reduce_max",
-    "reduce_min", "reduce_prod", "reduce_sum", "remainder", "reshape", "select", "sign", "sin",
-    "sinh", "slogdet", "solve", "sqrt", "stop_gradient", "subtract", "tan", "tanh",
-    "transpose", "trunc", "xlog1py", "xlogy",
-)
+#: (:func:`supported_primitives` at import; derived from the rule table, without importing SymPy).
+SUPPORTED_PRIMITIVES = tuple(supported_primitives())
 
 
 # ================================================ the tracing interpreter ===
@@ -619,24 +608,35 @@ class SymTrace(Trace):
             out = p.impl(*primals, **params)
         else:
             with np.errstate(all="ignore"):
-                out = p.impl(*primals, **params)
+                try:
+                    out = p.impl(*primals, **params)
+                except (ArithmeticError, ValueError):
+                    if not self.symbolic:
+                        raise
+                    out = _NoPoint      # the NaN placeholders are outside its domain
         self.n_ops += 1
         if not self.symbolic:
             if p.multiple_results:
                 return tuple(SymTracer(self, o, None, known) for o in out)
             return SymTracer(self, out, None, known)
-        rule = _rules().get(p.name)
+        rule = _rules().get(p)
         if rule is None:
             raise NotImplementedError(
                 f"to_sympy: primitive '{p.name}' has no SymPy counterpart (supported: "
                 "chainrule.symbolic.supported_primitives())")
         res = rule(*exprs, **params)
+        if out is _NoPoint:             # placeholders shaped like the expressions
+            out = tuple(map(_placeholder, res)) if p.multiple_results else _placeholder(res)
         if p.multiple_results:
             return tuple(SymTracer(self, o, _check_shape(p, e, o), known) for o, e in zip(out, res))
         return SymTracer(self, out, _check_shape(p, res, out), known)
 
     # custom_jvp / custom_vjp functions: the base Trace runs their bodies, which is the
     # function's value (the custom rule only changes its derivative)
+
+
+def _placeholder(expr):
+    return np.full(expr.shape, np.nan) if isinstance(expr, np.ndarray) else math.nan
 
 
 def _check_shape(p, expr, out):
@@ -798,100 +798,117 @@ def _count_ops(f, *args):
 
 # ============================================================ from_sympy ===
 
-#: SymPy functions :func:`from_sympy` translates, and the chainrule code each becomes.
-#: (Beyond these functions: Add, Mul, Pow -- including sqrt as Pow(., 1/2) --,
-#: Integer/Rational/Float and the constants pi, E, EulerGamma, ... are always handled,
-#: as are the relations Lt/Le/Gt/Ge/Eq/Ne and And/Or/Not/Xor.)
-SUPPORTED_SYMPY_FUNCTIONS = {
-    "sin": "cnp.sin", "cos": "cnp.cos", "tan": "cnp.tan",
-    "cot": "1 / cnp.tan", "sec": "1 / cnp.cos", "csc": "1 / cnp.sin",
-    "asin": "cnp.arcsin", "acos": "cnp.arccos", "atan": "cnp.arctan",
-    "acot": "cnp.arctan(1 / x)", "atan2": "cnp.arctan2",
-    "sinh": "cnp.sinh", "cosh": "cnp.cosh", "tanh": "cnp.tanh",
-    "coth": "1 / cnp.tanh", "sech": "1 / cnp.cosh", "csch": "1 / cnp.sinh",
-    "asinh": "cnp.arcsinh", "acosh": "cnp.arccosh", "atanh": "cnp.arctanh",
-    "acoth": "cnp.arctanh(1 / x)",
-    "exp": "cnp.exp", "log": "cnp.log",
-    "Abs": "cnp.abs", "sign": "cnp.sign", "floor": "cnp.floor", "ceiling": "cnp.ceil",
-    "Max": "cnp.maximum (folded)", "Min": "cnp.minimum (folded)",
-    "Piecewise": "cnp.where (nested; NaN where no condition holds)",
-    "Heaviside": "cnp.where(x > 0, 1, where(x < 0, 0, H0))",
-    "Mod": "cnp.remainder", "sinc": "cnp.sinc(x / pi) (SymPy's sinc is unnormalised)",
-    "re": "cnp.real", "im": "cnp.imag", "conjugate": "cnp.conj",
-    "erf": "chainrule.scipy.special.erf", "erfc": "chainrule.scipy.special.erfc",
-    "erfinv": "chainrule.scipy.special.erfinv", "loggamma": "chainrule.scipy.special.gammaln",
-    "gamma": "chainrule.scipy.special.gamma", "digamma": "chainrule.scipy.special.digamma",
-    "polygamma": "chainrule.scipy.special.polygamma (the order n must be a number)",
+# The SymPy -> chainrule direction is the inverse of the same declarations: a primitive whose
+# declared form is SymPy's function name (``"sin"``, ``"Max"``, ``"Lt"``, ``"And"``) is what
+# that SymPy function becomes.  Declared forms that SymPy never keeps as a node of that name
+# are left out (sqrt(x) is Pow(x, 1/2), translated with Pow).
+_NOT_FUNCTION_NODES = (E.sqrt_p,)
+# relations and And/Or/Not/Xor are translated from their declarations too, but documented apart
+_RELATIONS = (E.lt_p, E.le_p, E.gt_p, E.ge_p, E.eq_p, E.ne_p)
+
+
+def _heaviside(x, h0=0.5):
+    return E.select(E.greater(x, 0.0), 1.0, E.select(E.less(x, 0.0), 0.0, h0))
+
+
+def _gamma(x):
+    from .scipy import special
+    return special.gamma(x)
+
+
+# SymPy functions that are no primitive's declared form, keyed by SymPy's function name:
+# (description, chainrule code).
+_EXTRA_SYMPY_FUNCTIONS = {
+    "cot": ("1 / cnp.tan", lambda x: 1.0 / E.tan(x)),
+    "sec": ("1 / cnp.cos", lambda x: 1.0 / E.cos(x)),
+    "csc": ("1 / cnp.sin", lambda x: 1.0 / E.sin(x)),
+    "acot": ("cnp.arctan(1 / x)", lambda x: E.arctan(1.0 / x)),
+    "coth": ("1 / cnp.tanh", lambda x: 1.0 / E.tanh(x)),
+    "sech": ("1 / cnp.cosh", lambda x: 1.0 / E.cosh(x)),
+    "csch": ("1 / cnp.sinh", lambda x: 1.0 / E.sinh(x)),
+    "acoth": ("cnp.arctanh(1 / x)", lambda x: E.arctanh(1.0 / x)),
+    "Heaviside": ("cnp.where(x > 0, 1, where(x < 0, 0, H0))", _heaviside),
+    "sinc": ("cnp.sinc(x / pi) (SymPy's sinc is unnormalised)", lambda x: E.sinc(x / math.pi)),
+    "digamma": ("chainrule.scipy.special.digamma", P.digamma),
+    "gamma": ("chainrule.scipy.special.gamma", _gamma),
 }
+_STRUCTURAL_SYMPY_FUNCTIONS = {"Piecewise": "cnp.where (nested; NaN where no condition holds)"}
 
 
-def _special(name):
-    """Function `name` of chainrule.scipy.special, or None where it is not available."""
-    try:
-        from .scipy import special as _sps
-    except ImportError:
-        return None
-    return getattr(_sps, name, None)
+def _declared_inverses():
+    """{SymPy function name: primitive} for the forms declared as SymPy's function name."""
+    out = {}
+    for p, form in scalar_forms.items():
+        if isinstance(form.sympy, str) and p not in _NOT_FUNCTION_NODES:
+            out.setdefault(form.sympy, p)
+    return out
 
 
-def _function_table():
+def _chainrule_function(p):
+    """The public function that applies primitive `p` (its module's wrapper of that name, which
+    may normalise arguments, as polygamma's order), else `p` bound directly."""
+    for mod in (E, P):
+        fn = getattr(mod, p.name, None)
+        if callable(fn) and getattr(fn, "__module__", None) == mod.__name__:
+            return fn
+    return lambda *args: bind(p, *args)
+
+
+def _describe(p):
     from . import numpy as cnp
-
-    def fold(fn):
-        def folded(*xs):
-            out = xs[0]
-            for x in xs[1:]:
-                out = fn(out, x)
-            return out
-        return folded
-
-    def heaviside(x, h0=0.5):
-        return cnp.where(x > 0, 1.0, cnp.where(x < 0, 0.0, h0))
-
-    table = {
-        "sin": cnp.sin, "cos": cnp.cos, "tan": cnp.tan,
-        "cot": lambda x: 1.0 / cnp.tan(x), "sec": lambda x: 1.0 / cnp.cos(x),
-        "csc": lambda x: 1.0 / cnp.sin(x),
-        "asin": cnp.arcsin, "acos": cnp.arccos, "atan": cnp.arctan,
-        "acot": lambda x: cnp.arctan(1.0 / x), "atan2": cnp.arctan2,
-        "sinh": cnp.sinh, "cosh": cnp.cosh, "tanh": cnp.tanh,
-        "coth": lambda x: 1.0 / cnp.tanh(x), "sech": lambda x: 1.0 / cnp.cosh(x),
-        "csch": lambda x: 1.0 / cnp.sinh(x),
-        "asinh": cnp.arcsinh, "acosh": cnp.arccosh, "atanh": cnp.arctanh,
-        "acoth": lambda x: cnp.arctanh(1.0 / x),
-        "exp": cnp.exp, "log": cnp.log,
-        "Abs": cnp.abs, "sign": cnp.sign, "floor": cnp.floor, "ceiling": cnp.ceil,
-        "Max": fold(cnp.maximum), "Min": fold(cnp.minimum),
-        "Heaviside": heaviside, "Mod": cnp.remainder,
-        "sinc": lambda x: cnp.sinc(x / math.pi),
-        "re": cnp.real, "im": cnp.imag, "conjugate": cnp.conj,
-    }
-    return table
+    if callable(getattr(cnp, p.name, None)):
+        return f"cnp.{p.name}"
+    if callable(getattr(P, p.name, None)):
+        return f"chainrule.scipy.special.{p.name}"
+    return f"the primitive {p.name}"
 
 
-_SPECIAL_FUNCTIONS = {"erf": "erf", "erfc": "erfc", "erfinv": "erfinv", "loggamma": "gammaln",
-                      "gamma": "gamma", "digamma": "digamma", "polygamma": "polygamma"}
-_TABLE: dict = {}
+def _folding(fn):
+    """fn, left-folded over more than two arguments (SymPy's Max, And, ... are n-ary)."""
+    def call(*args):
+        if len(args) <= 2:
+            return fn(*args)
+        out = fn(args[0], args[1])
+        for a in args[2:]:
+            out = fn(out, a)
+        return out
+    return call
 
 
-def _lookup(name):
-    """The chainrule implementation of SymPy function `name`, or None."""
-    if not _TABLE:
-        _TABLE.update(_function_table())
-    fn = _TABLE.get(name)
-    if fn is None and name in _SPECIAL_FUNCTIONS:
-        fn = _special(_SPECIAL_FUNCTIONS[name])
-        if fn is None:
-            raise NotImplementedError(
-                f"from_sympy: SymPy function '{name}' needs "
-                f"chainrule.scipy.special.{_SPECIAL_FUNCTIONS[name]}, which this chainrule "
-                "installation does not provide")
-    return fn
+#: SymPy functions :func:`from_sympy` translates, and the chainrule code each becomes
+#: (derived from the primitives' declared SymPy forms, plus the functions in
+#: `_EXTRA_SYMPY_FUNCTIONS`).  Beyond these functions: Add, Mul, Pow -- including sqrt as
+#: Pow(., 1/2) --, Integer/Rational/Float and the constants pi, E, EulerGamma, ... are always
+#: handled, as are the relations Lt/Le/Gt/Ge/Eq/Ne and And/Or/Not/Xor.
+SUPPORTED_SYMPY_FUNCTIONS = dict(sorted(
+    [(name, _describe(p)) for name, p in _declared_inverses().items()
+     if p not in _RELATIONS and p not in _LOGICAL]
+    + [(name, desc) for name, (desc, _) in _EXTRA_SYMPY_FUNCTIONS.items()]
+    + list(_STRUCTURAL_SYMPY_FUNCTIONS.items()), key=lambda kv: kv[0].lower()))
+
+_INVERSE: dict = {}
+_INVERSE_FROM: list = [None]
+
+
+def _inverse_table(sp):
+    """SymPy function (class) -> chainrule callable, rebuilt when the declarations change."""
+    declared = _declared_inverses()
+    if _INVERSE_FROM[0] != declared:
+        table = {getattr(sp, name): fn for name, (_, fn) in _EXTRA_SYMPY_FUNCTIONS.items()}
+        for name, p in declared.items():
+            f = getattr(sp, name, None)
+            if f is not None:
+                table[f] = _folding(_chainrule_function(p))
+        _INVERSE.clear()
+        _INVERSE.update(table)
+        _INVERSE_FROM[0] = declared
+    return _INVERSE
 
 
 def _check_supported(sp, expr):
     """Raise NotImplementedError naming the first SymPy node from_sympy cannot translate."""
     from sympy.core.function import AppliedUndef
+    table = _inverse_table(sp)
     for node in sp.preorder_traversal(expr):
         if isinstance(node, AppliedUndef):
             raise NotImplementedError(
@@ -900,18 +917,14 @@ def _check_supported(sp, expr):
         if isinstance(node, (sp.Symbol, sp.Number, sp.NumberSymbol, sp.Add, sp.Mul, sp.Pow,
                              sp.Piecewise, sp.logic.boolalg.BooleanAtom, sp.core.numbers.ImaginaryUnit)):
             continue
-        if isinstance(node, (sp.core.relational.Relational, sp.And, sp.Or, sp.Not, sp.Xor)):
-            continue
         if type(node).__name__ == "ExprCondPair":
             continue
-        if isinstance(node, sp.core.function.Application):
-            name = type(node).__name__
-            if name not in SUPPORTED_SYMPY_FUNCTIONS:
-                raise NotImplementedError(
-                    f"from_sympy: SymPy function '{name}' is not supported (supported: "
-                    f"{', '.join(sorted(SUPPORTED_SYMPY_FUNCTIONS))})")
-            _lookup(name)
+        if getattr(node, "func", None) in table:
             continue
+        if isinstance(node, sp.core.function.Application):
+            raise NotImplementedError(
+                f"from_sympy: SymPy function '{type(node).__name__}' is not supported (supported: "
+                f"{', '.join(SUPPORTED_SYMPY_FUNCTIONS)})")
         raise NotImplementedError(f"from_sympy: SymPy object of type '{type(node).__name__}' "
                                   f"({node}) is not supported")
 
@@ -922,10 +935,7 @@ class _Translator:
     def __init__(self, sp, env):
         from . import numpy as cnp
         self.sp, self.env, self.memo, self.cnp = sp, env, {}, cnp
-        rel = sp.core.relational
-        self.relations = {rel.StrictLessThan: cnp.less, rel.LessThan: cnp.less_equal,
-                          rel.StrictGreaterThan: cnp.greater, rel.GreaterThan: cnp.greater_equal,
-                          rel.Equality: cnp.equal, rel.Unequality: cnp.not_equal}
+        self.functions = _inverse_table(sp)
 
     def __call__(self, e):
         try:
@@ -937,7 +947,7 @@ class _Translator:
         return v
 
     def _eval(self, e):
-        sp, cnp = self.sp, self.cnp
+        sp = self.sp
         if isinstance(e, sp.Symbol):
             return self.env[e]
         if e is sp.true or e is sp.false:
@@ -960,27 +970,10 @@ class _Translator:
             return self._pow(*e.args)
         if isinstance(e, sp.Piecewise):
             return self._piecewise(e)
-        rel = self.relations.get(type(e))
-        if rel is not None:
-            return rel(self(e.lhs), self(e.rhs))
-        if isinstance(e, sp.And):
-            return self._fold(cnp.logical_and, e.args)
-        if isinstance(e, sp.Or):
-            return self._fold(cnp.logical_or, e.args)
-        if isinstance(e, sp.Xor):
-            return self._fold(cnp.logical_xor, e.args)
-        if isinstance(e, sp.Not):
-            return cnp.logical_not(self(e.args[0]))
-        if isinstance(e, sp.core.function.Application):
-            fn = _lookup(type(e).__name__)
+        fn = self.functions.get(e.func)
+        if fn is not None:          # functions, relations and And/Or/Not/Xor
             return fn(*[self(a) for a in e.args])
         raise NotImplementedError(f"from_sympy: cannot translate {type(e).__name__} ({e})")
-
-    def _fold(self, fn, args):
-        out = self(args[0])
-        for a in args[1:]:
-            out = fn(out, self(a))
-        return out
 
     def _mul(self, e):
         sp = self.sp

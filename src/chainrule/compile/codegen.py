@@ -1,10 +1,11 @@
 """Python source generation from a Program.
 
-Each primitive has an emitter in `rules.emit_rules`: ``emit(args, ctx, **params)``
-returns a Python expression over the argument expressions `args`.  `ctx.scalar`
-says that every input is a Python scalar, so the `math` module and plain
-operators may be used; `ctx.const(obj)` names a constant for the namespace.
-A primitive without a dedicated emitter calls its implementation.
+An emitter ``emit(args, ctx, **params)`` returns a Python expression over the
+argument expressions `args`.  `ctx.scalar` says that every input is a Python
+scalar, so the `math` module and plain operators may be used; `ctx.const(obj)`
+names a constant for the namespace.  Elementwise primitives get theirs from
+their `rules.Scalar` form; a few have dedicated ones (`_SPECIAL`); any other
+primitive calls its implementation.
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import math
 
 import numpy as np
 
-from ..core import primitives
 from ..ir.program import Program, Var, Const, same_value
-from ..rules import emit_rules
+from ..ops import elementwise as E, linalg as L, reductions as R, shape as S, decompositions as D
+from ..ops.reductions import sum_plan, ones_vector
+from ..rules import emit_rules, scalar_forms
 from . import native as _native
 
 
@@ -74,37 +76,10 @@ def _emit_getitem(args, ctx, idx):
     x = ctx.invars[0] if ctx.invars else None
     if isinstance(x, Var) and x.shape != () and not x.pyscalar:
         return f"{args[0]}[{ctx.const(idx)}]"
-    return _impl_call(primitives["getitem"])(args, ctx, idx=idx)
-
-
-def _unary(npname, mathname=None):
-    def emit(args, ctx, **params):
-        if ctx.scalar and mathname:
-            return f"_m.{mathname}({args[0]})"
-        return f"_np.{npname}({args[0]})"
-    return emit
-
-
-def _infix(op, np_fallback=None):
-    def emit(args, ctx, **params):
-        return f"({args[0]} {op} {args[1]})"
-    return emit
-
-
-_UNARY = {
-    "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
-    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh",
-    "arctanh": "atanh", "exp": "exp", "expm1": "expm1", "log": "log", "log2": "log2",
-    "log10": "log10", "log1p": "log1p", "sqrt": "sqrt",
-}
-_NP_ONLY = {"cbrt": "cbrt", "exp2": "exp2", "sign": "sign", "floor": "floor", "ceil": "ceil",
-            "trunc": "trunc", "isnan": "isnan", "isinf": "isinf", "isfinite": "isfinite",
-            "logical_not": "logical_not", "real": "real", "imag": "imag", "conj": "conjugate",
-            "abs": "abs"}
+    return _impl_call(S.getitem_p)(args, ctx, idx=idx)
 
 
 def _emit_sum(args, ctx, axes, keepdims):
-    from ..ops.reductions import sum_plan, ones_vector
     x = ctx.invars[0]
     plan = sum_plan(x.shape, x.dtype, axes) if isinstance(x, Var) else None
     if plan is None:
@@ -128,7 +103,7 @@ def _emit_divide(args, ctx):
     """`/`; between two Python numbers outside `math` mode (the variant that runs after the
     fast one raised), the implementation, which gives NumPy's inf/nan as eager code does."""
     if not ctx.scalar and ctx.invars and all(_python_number(a) for a in ctx.invars):
-        return _impl_call(primitives["divide"])(args, ctx)
+        return _impl_call(E.div_p)(args, ctx)
     return f"({args[0]} / {args[1]})"
 
 
@@ -142,61 +117,62 @@ def _emit_power(args, ctx):
     return f"_np.power({args[0]}, {args[1]})"
 
 
-def _default_emitters():
-    table = {}
-    for name, m in _UNARY.items():
-        table[name] = _unary(name, m)
-    for name, n in _NP_ONLY.items():
-        table[name] = _unary(n)
-    table["abs"] = lambda args, ctx: f"abs({args[0]})" if ctx.scalar else f"_np.abs({args[0]})"
-    table["neg"] = lambda args, ctx: f"(-{args[0]})"
-    for name, op in [("add", "+"), ("subtract", "-"), ("multiply", "*"), ("less", "<"),
-                     ("less_equal", "<="), ("greater", ">"), ("greater_equal", ">="),
-                     ("equal", "=="), ("not_equal", "!=")]:
-        table[name] = _infix(op)
-    # division and powers: plain operators on NumPy values; `math` on scalars (raises -> NumPy variant)
-    table["divide"] = _emit_divide
-    table["power"] = _emit_power
-    table["matmul"] = lambda args, ctx: f"({args[0]} @ {args[1]})"
-    table["maximum"] = lambda args, ctx: f"_np.maximum({args[0]}, {args[1]})"
-    table["minimum"] = lambda args, ctx: f"_np.minimum({args[0]}, {args[1]})"
-    table["arctan2"] = lambda args, ctx: (f"_m.atan2({args[0]}, {args[1]})" if ctx.scalar
-                                          else f"_np.arctan2({args[0]}, {args[1]})")
-    table["hypot"] = lambda args, ctx: (f"_m.hypot({args[0]}, {args[1]})" if ctx.scalar
-                                        else f"_np.hypot({args[0]}, {args[1]})")
-    table["select"] = lambda args, ctx: (f"({args[1]} if {args[0]} else {args[2]})" if ctx.scalar
-                                         else f"_np.where({args[0]}, {args[1]}, {args[2]})")
-    table["stop_gradient"] = lambda args, ctx: args[0]
-    # branch-free (bitwise & and |), so fused loops stay vectorisable
-    table["safe_multiply"] = lambda args, ctx: (
-        f"(0.0 if (({args[0]} * {args[1]}) != ({args[0]} * {args[1]})) & "
-        f"(({args[0]} == 0.0) | ({args[1]} == 0.0)) else {args[0]} * {args[1]})"
-        if ctx.scalar else _impl_call(primitives["safe_multiply"])(args, ctx))
-    table["reduce_sum"] = _emit_sum
-    table["getitem"] = _emit_getitem
-    table["reshape"] = lambda args, ctx, shape: f"_np.reshape({args[0]}, {_ints(shape)})"
-    table["transpose"] = lambda args, ctx, axes: f"_np.transpose({args[0]}, {_ints(axes)})"
-    table["broadcast_to"] = lambda args, ctx, shape: f"_np.broadcast_to({args[0]}, {_ints(shape)})"
-    table["einsum"] = lambda args, ctx, spec: \
-        f"_np.einsum({ctx.const(spec)}, {', '.join(args)}, optimize={len(args) > 2!r})"
-    return table
+def _from_scalar_form(p):
+    """The emitter of an elementwise primitive from its `rules.Scalar` form, else None."""
+    form = scalar_forms.get(p)
+    if form is None:
+        return None
+    if form.op is not None:
+        op = form.op
+        return lambda args, ctx: f"({args[0]} {op} {args[1]})"
+    if form.numpy is None:
+        return None
+    npname, mathname = form.numpy, form.libm if form.pymath else None
+
+    def emit(args, ctx, **params):
+        if params:
+            return _impl_call(p)(args, ctx, **params)
+        fn = f"_m.{mathname}" if ctx.scalar and mathname else f"_np.{npname}"
+        return f"{fn}({', '.join(args)})"
+    return emit
+
+
+def _emit_safe_multiply(args, ctx):
+    if not ctx.scalar:
+        return _impl_call(E.safe_mul_p)(args, ctx)
+    a, b = args      # branch-free (bitwise & and |), so fused loops stay vectorisable
+    return f"(0.0 if (({a} * {b}) != ({a} * {b})) & (({a} == 0.0) | ({b} == 0.0)) else {a} * {b})"
+
+
+# Emitters that say more than the scalar forms (keyed by primitive).
+_SPECIAL = {
+    E.abs_p: lambda args, ctx: f"abs({args[0]})" if ctx.scalar else f"_np.abs({args[0]})",
+    E.neg_p: lambda args, ctx: f"(-{args[0]})",
+    E.div_p: _emit_divide,
+    E.pow_p: _emit_power,
+    E.select_p: lambda args, ctx: (f"({args[1]} if {args[0]} else {args[2]})" if ctx.scalar
+                                   else f"_np.where({args[0]}, {args[1]}, {args[2]})"),
+    E.stop_gradient_p: lambda args, ctx: args[0],
+    E.safe_mul_p: _emit_safe_multiply,
+    L.matmul_p: lambda args, ctx: f"({args[0]} @ {args[1]})",
+    L.einsum_p: lambda args, ctx, spec:
+        f"_np.einsum({ctx.const(spec)}, {', '.join(args)}, optimize={len(args) > 2!r})",
+    R.reduce_sum_p: _emit_sum,
+    S.getitem_p: _emit_getitem,
+    S.reshape_p: lambda args, ctx, shape: f"_np.reshape({args[0]}, {_ints(shape)})",
+    S.transpose_p: lambda args, ctx, axes: f"_np.transpose({args[0]}, {_ints(axes)})",
+    S.broadcast_to_p: lambda args, ctx, shape: f"_np.broadcast_to({args[0]}, {_ints(shape)})",
+}
+emit_rules.update(_SPECIAL)
 
 
 def emitter(p):
-    """The emitter of primitive `p` (registering the implementation-call one if it has none)."""
+    """The emitter of primitive `p`: its dedicated one, the one its scalar form gives, or a
+    call of its implementation (remembered in `rules.emit_rules`)."""
     rule = emit_rules.get(p)
     if rule is None:
-        rule = emit_rules[p] = _DEFAULTS.get(p.name) or _impl_call(p)
+        rule = emit_rules[p] = _from_scalar_form(p) or _impl_call(p)
     return rule
-
-
-_DEFAULTS = _default_emitters()
-
-
-def register_all():
-    """Give every registered primitive an emitter (called when codegen is imported)."""
-    for p in primitives.values():
-        emitter(p)
 
 
 # ------------------------------------------------------------ generate ---
@@ -261,26 +237,36 @@ def _last_uses(prog, regions):
 
 
 # primitives whose emitted code returns a newly allocated array (never a view of an input)
-_FRESH = {"index_add", "index_set", "add", "subtract", "multiply", "divide", "neg", "safe_multiply",
-          "matmul", "scatter_add_along_axis"}
+_FRESH = {S.index_add_p, S.index_set_p, E.add_p, E.sub_p, E.mul_p, E.div_p, E.neg_p, E.safe_mul_p,
+          L.matmul_p, S.scatter_add_along_axis_p}
 
 
 # primitives whose emitted code may return a view of (or the same object as) an input
-_VIEWS = {"reshape", "transpose", "broadcast_to", "getitem", "stop_gradient", "real", "imag", "select"}
-
-
-# primitives whose emitted code returns a new array (or an immutable scalar) on every call
-_NEW = _FRESH | set(_UNARY) | set(_NP_ONLY) - {"real", "imag"} | {
-    "power", "maximum", "minimum", "arctan2", "hypot", "logaddexp", "remainder", "floor_divide",
-    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
-    "logical_or", "logical_xor", "round", "select", "reduce_sum", "reduce_max", "reduce_min",
-    "reduce_prod", "all", "any", "argmax", "argmin", "argsort", "cumsum", "cumprod", "concatenate",
-    "pad", "take_along_axis", "cholesky", "det", "inv", "solve", "qr", "svd", "svdvals", "eigh",
-    "slogdet", "pinv"}
+_VIEWS = {S.reshape_p, S.transpose_p, S.broadcast_to_p, S.getitem_p, E.stop_gradient_p, E.real_p,
+          E.imag_p, E.select_p}
 
 
 # primitives whose emitted code returns a writeable view of its input (or the input itself)
-_WRITEABLE_VIEWS = {"reshape", "transpose", "getitem", "stop_gradient", "real", "imag"}
+_WRITEABLE_VIEWS = {S.reshape_p, S.transpose_p, S.getitem_p, E.stop_gradient_p, E.real_p, E.imag_p}
+
+
+# non-elementwise primitives whose emitted code returns a new array (or an immutable scalar)
+_NEW_RESULTS = _FRESH | {
+    E.round_p, E.select_p, R.reduce_sum_p, R.reduce_max_p, R.reduce_min_p, R.reduce_prod_p, R.all_p, R.any_p, R.argmax_p,
+    R.argmin_p, R.argsort_p, R.cumsum_p, R.cumprod_p, S.concatenate_p, S.pad_p, S.take_along_axis_p,
+    D.cholesky_p, D.det_p, D.inv_p, D.solve_p, D.qr_p, D.svd_p, D.svdvals_p, D.eigh_p, D.slogdet_p,
+    D.pinv_p}
+
+
+def _new_result(p):
+    """Does `p`'s emitted code return a new array (or an immutable scalar) on every call?  Every
+    elementwise primitive with a NumPy function does, except the views among them."""
+    if p in _NEW_RESULTS:
+        return True
+    if p in _VIEWS and p is not E.select_p:
+        return False
+    form = scalar_forms.get(p)
+    return form is not None and (form.numpy is not None or form.op is not None)
 
 
 def _copy(v):
@@ -298,12 +284,12 @@ def output_modes(prog):
     alias = {v.id for v in prog.invars}
     unsure = set()
     for e in prog.eqns:
-        if e.prim.name in _NEW:
+        if _new_result(e.prim):
             continue
         shared = any(a.id in alias if isinstance(a, Var) else isinstance(a.value, np.ndarray)
                      for a in e.invars)
         # a writeable view of a new array is new; anything else not known may be read-only
-        maybe_ro = e.prim.name not in _WRITEABLE_VIEWS or any(
+        maybe_ro = e.prim not in _WRITEABLE_VIEWS or any(
             isinstance(a, Var) and a.id in unsure for a in e.invars)
         for o in e.outvars:
             if shared:
@@ -317,13 +303,13 @@ def output_modes(prog):
 
 def _viewed(prog):
     """Ids of variables some equation may take a view of: never updated in place."""
-    return {a.id for e in prog.eqns if e.prim.name in _VIEWS for a in e.invars if isinstance(a, Var)}
+    return {a.id for e in prog.eqns if e.prim in _VIEWS for a in e.invars if isinstance(a, Var)}
 
 
 def _scatter_in_place(e, fresh, dying, ref, ctx):
     """For index_add into an array that dies here, that this function allocated and of
     which no view exists: the statement adding into it in place (no copy), else None."""
-    if e.prim.name != "index_add":
+    if e.prim is not S.index_add_p:
         return None
     x, y = e.invars
     out = e.outvars[0]
@@ -396,7 +382,7 @@ def generate(prog, use_math=True, name="compiled", native=True):
         else:
             expr = emitter(e.prim)([ref(a) for a in e.invars], ctx, **e.params)
             lines.append(f"    {outs} = {expr}")
-        if e.prim.name in _FRESH:
+        if e.prim in _FRESH:
             fresh.update(o.id for o in e.outvars if o.id not in viewed)
         for o in e.outvars:
             lines += ["    " + _guard_line(g, o.name, ctx) for g in guards.get(o.id, [])]
@@ -416,4 +402,4 @@ def compile_program(prog, use_math=True, name="compiled"):
     return ns[name], src
 
 
-__all__ = ["generate", "compile_program", "GuardMiss", "emitter", "register_all"]
+__all__ = ["generate", "compile_program", "GuardMiss", "emitter"]

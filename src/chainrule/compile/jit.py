@@ -22,7 +22,7 @@ from ..ir.optimize import optimize
 from ..tree_util import tree_flatten, tree_unflatten, unregistered_hint
 from . import codegen, scalar_llvm
 
-codegen.register_all()
+
 
 _MATH_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
 _FAST_TYPES = {float, np.ndarray, np.float64}

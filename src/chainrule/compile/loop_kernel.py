@@ -22,7 +22,8 @@ import numpy as np
 
 from ..ir.program import Var, Const
 from . import codegen
-from .native import _KERNEL_OPS, _number, available as numba_available
+from .native import kernel_op, _number, available as numba_available
+from ..ops import elementwise as E, linalg as L, reductions as R, shape as S
 
 MAX_ELEMS = 256            # numbers in one value of the body
 MAX_CONST = 4096           # numbers in one constant (a small matrix of a linear map)
@@ -87,9 +88,9 @@ class Scalarizer:
         for e in prog.eqns:
             for o in e.outvars:
                 check_var(o)
-            rule = _RULES.get(e.prim.name)
+            rule = _RULES.get(e.prim)
             if rule is None:
-                if e.prim.name not in _KERNEL_OPS or e.prim.multiple_results:
+                if not kernel_op(e.prim) or e.prim.multiple_results:
                     raise NotScalar(e.prim.name)
                 rule = _elementwise
             out = rule(self, e, [get(a) for a in e.invars], **e.params)
@@ -166,16 +167,16 @@ _ZEROS = ("0.0", "-0.0", "0")
 
 
 _RULES = {
-    "matmul": _matmul,
-    "getitem": _getitem,
-    "reshape": lambda sc, e, g, shape: g[0].reshape(shape),
-    "transpose": lambda sc, e, g, axes: np.transpose(g[0], axes),
-    "broadcast_to": lambda sc, e, g, shape: np.broadcast_to(g[0], shape),
-    "concatenate": lambda sc, e, g, axis: np.concatenate(g, axis=axis),
-    "index_add": _index_add,
-    "reduce_sum": _reduce_sum,
-    "convert_element_type": _convert,
-    "stop_gradient": lambda sc, e, g: g[0],
+    L.matmul_p: _matmul,
+    S.getitem_p: _getitem,
+    S.reshape_p: lambda sc, e, g, shape: g[0].reshape(shape),
+    S.transpose_p: lambda sc, e, g, axes: np.transpose(g[0], axes),
+    S.broadcast_to_p: lambda sc, e, g, shape: np.broadcast_to(g[0], shape),
+    S.concatenate_p: lambda sc, e, g, axis: np.concatenate(g, axis=axis),
+    S.index_add_p: _index_add,
+    R.reduce_sum_p: _reduce_sum,
+    S.convert_p: _convert,
+    E.stop_gradient_p: lambda sc, e, g: g[0],
 }
 
 

@@ -25,16 +25,12 @@ import re
 import numpy as np
 
 from ..ir.program import Var
+from ..ops import elementwise as E, reductions as R, shape as S
+from ..rules import scalar_forms
 
 MIN_SIZE = 50_000          # below this, NumPy's per-call overhead is not the bottleneck
 MIN_OPS = 2
 
-_KERNEL_OPS = {
-    "add", "subtract", "multiply", "divide", "power", "neg", "sin", "cos", "tan", "arcsin",
-    "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "exp",
-    "expm1", "log", "log2", "log10", "log1p", "sqrt", "abs", "select", "less", "less_equal",
-    "greater", "greater_equal", "equal", "not_equal", "stop_gradient", "safe_multiply",
-}
 _OK_DTYPES = (np.dtype(np.float64), np.dtype(bool))
 KERNEL_CACHE = 256         # kernel sources kept compiled (least recently used dropped first)
 _kernels = collections.OrderedDict()
@@ -72,8 +68,21 @@ def _broadcasts_to(s, shape):
     return len(s) <= len(shape) and all(n in (1, m) for n, m in zip(s[::-1], shape[::-1]))
 
 
+# elementwise primitives whose scalar code is a dedicated emitter of compile/codegen.py
+_SCALAR_SPECIAL = {E.abs_p, E.neg_p, E.div_p, E.pow_p, E.select_p, E.stop_gradient_p, E.safe_mul_p}
+
+
+def kernel_op(p):
+    """Does `p` have scalar code numba compiles (an operator or a `math` function), so that
+    fused and loop kernels can compute it?"""
+    if p in _SCALAR_SPECIAL:
+        return True
+    form = scalar_forms.get(p)
+    return form is not None and (form.op is not None or (form.libm is not None and form.pymath))
+
+
 def _fusible(e, shape):
-    if e.prim.name not in _KERNEL_OPS or e.prim.multiple_results:
+    if not kernel_op(e.prim):
         return False
     out = e.outvars[0]
     if out.shape != shape or out.dtype not in _OK_DTYPES:
@@ -120,7 +129,7 @@ def _kept_axes(s, shape):
 
 
 def _is_full_sum(e, shape):
-    return (e.prim.name == "reduce_sum" and isinstance(e.invars[0], Var) and e.invars[0].shape == shape
+    return (e.prim is R.reduce_sum_p and isinstance(e.invars[0], Var) and e.invars[0].shape == shape
             and e.params["axes"] == tuple(range(len(shape))) and not e.params["keepdims"]
             and e.invars[0].dtype == np.float64)
 
@@ -148,14 +157,14 @@ def _broadcast_sources(eqns, region):
         chain = [v]                      # v, the array it reshapes or broadcasts, ... (a loop:
         while True:                      # chains may be thousands of reshapes long)
             e = defs.get(chain[-1].id)
-            if e is None or e.prim.name not in ("broadcast_to", "reshape") or not isinstance(e.invars[0], Var):
+            if e is None or e.prim not in (S.broadcast_to_p, S.reshape_p) or not isinstance(e.invars[0], Var):
                 break
             chain.append(e.invars[0])
         src = chain[-1]
         for w in reversed(chain[:-1]):
             e = defs[w.id]
             ok = _broadcasts_to(src.shape, region.shape) and (
-                e.prim.name == "broadcast_to" or _same_nonunit(src.shape, e.outvars[0].shape))
+                e.prim is S.broadcast_to_p or _same_nonunit(src.shape, e.outvars[0].shape))
             src = src if ok else w
         return src
     for e in eqns[region.start:region.stop]:
@@ -171,7 +180,7 @@ def _weight(e, shape):
     """Passes over memory an equation costs in NumPy (a strong-zero product: several)."""
     if _is_full_sum(e, shape):
         return 0
-    return 3 if e.prim.name == "safe_multiply" else 1
+    return 3 if e.prim is E.safe_mul_p else 1
 
 
 LOOKAHEAD = 200           # equations scanned past a non-fusible one while growing a region
@@ -251,7 +260,7 @@ def _use_counts(prog):
 
 def _sink_offset(e, length):
     """a when `e` adds a vector of `length` into x[a:a + length] of a 1-D float64 x, else None."""
-    if e.prim.name != "index_add" or e.outvars[0].dtype != np.float64 or len(e.outvars[0].shape) != 1:
+    if e.prim is not S.index_add_p or e.outvars[0].dtype != np.float64 or len(e.outvars[0].shape) != 1:
         return None
     idx = e.params["idx"]
     if len(idx) != 1 or not isinstance(idx[0], slice) or idx[0].step not in (None, 1):
@@ -302,8 +311,8 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
     shape = region.shape
     nd = len(shape)
     loops = [f"i{k}" for k in range(nd)]
-    eqns = [e for e in prog.eqns[region.start:region.stop] if e.prim.name != "index_add"]
-    scatters = [e for e in prog.eqns[region.start:region.stop] if e.prim.name == "index_add"]
+    eqns = [e for e in prog.eqns[region.start:region.stop] if e.prim is not S.index_add_p]
+    scatters = [e for e in prog.eqns[region.start:region.stop] if e.prim is S.index_add_p]
     defined = {o.id for e in prog.eqns[region.start:region.stop] for o in e.outvars}
     sources = region.sources
     operands, seen = [], set()            # (name in the caller, value-or-Var, kept axes)
@@ -357,7 +366,7 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
             sums.append((o, kref(e.invars[0])))
             continue
         args = [kref(a) for a in e.invars]
-        if e.prim.name == "safe_multiply":     # differs only where the product is nan
+        if e.prim is E.safe_mul_p:     # differs only where the product is nan
             plain[len(body)] = [f"{o.name} = ({args[0]} * {args[1]})",
                                 f"bad += not ({o.name} == {o.name})"]
         body.append(f"{o.name} = {scalar_emit(e, args)}")

@@ -18,25 +18,27 @@ import weakref
 import numpy as np
 
 from ..ir.program import Var
+from ..ops import elementwise as E
+from ..rules import scalar_forms
 from . import native
 
 MIN_EQNS = 200            # below this, generated Python is as fast and compiles instantly
 
 _F64, _BOOL = np.dtype(np.float64), np.dtype(bool)
-_LIBM = {
-    "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
-    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh",
-    "arctanh": "atanh", "exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log2": "log2",
-    "log10": "log10", "log1p": "log1p", "sqrt": "sqrt", "cbrt": "cbrt", "abs": "fabs",
-    "floor": "floor", "ceil": "ceil", "trunc": "trunc",
-}
-_LIBM2 = {"power": "pow", "arctan2": "atan2", "hypot": "hypot"}
-_ARITH = {"add": "fadd", "subtract": "fsub", "multiply": "fmul", "divide": "fdiv"}
-_CMP = {"less": "olt", "less_equal": "ole", "greater": "ogt", "greater_equal": "oge",
-        "equal": "oeq", "not_equal": "une"}
-_LOGIC = {"logical_and": "and", "logical_or": "or", "logical_xor": "xor"}
-_SUPPORTED = set(_LIBM) | set(_LIBM2) | set(_ARITH) | set(_CMP) | set(_LOGIC) | {
-    "neg", "select", "stop_gradient", "logical_not", "safe_multiply"}
+_ARITH = {"+": "fadd", "-": "fsub", "*": "fmul", "/": "fdiv"}
+_CMP = {"<": "olt", "<=": "ole", ">": "ogt", ">=": "oge", "==": "oeq", "!=": "une"}
+_LOGIC = {E.and_p: "and", E.or_p: "or", E.xor_p: "xor"}
+_OWN = {E.safe_mul_p, E.neg_p, E.stop_gradient_p, E.logical_not_p, E.select_p}
+_BOOL_RESULT = set(_LOGIC) | {E.logical_not_p, E.select_p}
+
+
+def _supported(p):
+    """An operator, a C math-library function (from the `rules.Scalar` form) or one of ours."""
+    if p in _OWN or p in _LOGIC:
+        return True
+    form = scalar_forms.get(p)
+    return form is not None and (form.op in _ARITH or form.op in _CMP or form.libm is not None)
+
 
 _ready = False
 _lock = threading.RLock()  # LLVM's global context and the engines are not thread-safe
@@ -78,7 +80,7 @@ def eligible(prog):
         if v.shape != () or v.dtype != _F64:
             return False
     for e in prog.eqns:
-        if e.prim.name not in _SUPPORTED:
+        if not _supported(e.prim):
             return False
         for o in e.outvars:
             if o.shape != () or o.dtype not in (_F64, _BOOL):
@@ -140,6 +142,7 @@ def lower(prog):
         out.append(f"  %p{k} = getelementptr double, double* %in, i64 {k}")
         out.append(f"  %v{v.id} = load double, double* %p{k}")
     labels = [0]
+    libm = set()                 # (C function, number of arguments) the program calls
 
     def guard(var):
         for g in guards.get(var.id, []):
@@ -167,12 +170,16 @@ def lower(prog):
     for v in prog.invars:
         guard(v)
     for e in prog.eqns:
-        name, o = e.prim.name, e.outvars[0]
+        p, o = e.prim, e.outvars[0]
+        form = scalar_forms.get(p)
+        op = form.op if form is not None else None
         dst = f"%v{o.id}"
         a = e.invars
-        if name in _ARITH:
-            out.append(f"  {dst} = {_ARITH[name]} double {em.ref(a[0], 'double')}, {em.ref(a[1], 'double')}")
-        elif name == "safe_multiply":        # g * d, with 0 where it is nan and a factor is 0
+        if op in _ARITH:
+            out.append(f"  {dst} = {_ARITH[op]} double {em.ref(a[0], 'double')}, {em.ref(a[1], 'double')}")
+        elif op in _CMP:
+            out.append(f"  {dst} = fcmp {_CMP[op]} double {em.ref(a[0], 'double')}, {em.ref(a[1], 'double')}")
+        elif p is E.safe_mul_p:        # g * d, with 0 where it is nan and a factor is 0
             g, d = em.ref(a[0], "double"), em.ref(a[1], "double")
             prod, isnan, gz, dz, anyz, mask = (em.tmp() for _ in range(6))
             out.append(f"  {prod} = fmul double {g}, {d}")
@@ -182,36 +189,33 @@ def lower(prog):
             out.append(f"  {anyz} = or i1 {gz}, {dz}")
             out.append(f"  {mask} = and i1 {isnan}, {anyz}")
             out.append(f"  {dst} = select i1 {mask}, double 0.0, double {prod}")
-        elif name == "neg":
+        elif p is E.neg_p:
             out.append(f"  {dst} = fneg double {em.ref(a[0], 'double')}")
-        elif name == "stop_gradient":
+        elif p is E.stop_gradient_p:
             out.append(f"  {dst} = fadd double {em.ref(a[0], 'double')}, -0.0")   # keeps -0.0
-        elif name in _LIBM:
-            out.append(f"  {dst} = call double @{_LIBM[name]}(double {em.ref(a[0], 'double')})")
-        elif name in _LIBM2:
-            out.append(f"  {dst} = call double @{_LIBM2[name]}(double {em.ref(a[0], 'double')}, "
-                       f"double {em.ref(a[1], 'double')})")
-        elif name in _CMP:
-            out.append(f"  {dst} = fcmp {_CMP[name]} double {em.ref(a[0], 'double')}, {em.ref(a[1], 'double')}")
-        elif name in _LOGIC:
-            out.append(f"  {dst} = {_LOGIC[name]} i1 {em.ref(a[0], 'i1')}, {em.ref(a[1], 'i1')}")
-        elif name == "logical_not":
+        elif p in _LOGIC:
+            out.append(f"  {dst} = {_LOGIC[p]} i1 {em.ref(a[0], 'i1')}, {em.ref(a[1], 'i1')}")
+        elif p is E.logical_not_p:
             out.append(f"  {dst} = xor i1 {em.ref(a[0], 'i1')}, true")
-        elif name == "select":
+        elif p is E.select_p:
             typ = "i1" if o.dtype == _BOOL else "double"
             out.append(f"  {dst} = select i1 {em.ref(a[0], 'i1')}, {typ} {em.ref(a[1], typ)}, "
                        f"{typ} {em.ref(a[2], typ)}")
+        elif form is not None and form.libm is not None:
+            fn = form.libm
+            libm.add((fn, len(a)))
+            args = ", ".join(f"double {em.ref(x, 'double')}" for x in a)
+            out.append(f"  {dst} = call double @{fn}({args})")
         else:                                            # pragma: no cover - eligible() filters
-            raise NotImplementedError(name)
-        if o.dtype == _BOOL and name not in _CMP and name not in _LOGIC and name not in ("select", "logical_not"):
-            raise NotImplementedError(name)
+            raise NotImplementedError(p.name)
+        if o.dtype == _BOOL and op not in _CMP and p not in _BOOL_RESULT:
+            raise NotImplementedError(p.name)
         guard(o)
     for k, v in enumerate(prog.outvars):
         out.append(f"  %q{k} = getelementptr double, double* %out, i64 {k}")
         out.append(f"  store double {em.ref(v, 'double')}, double* %q{k}")
     out.append("  ret i32 0")
-    decls = [f"declare double @{f}(double)" for f in sorted(set(_LIBM.values()))]
-    decls += [f"declare double @{f}(double, double)" for f in sorted(set(_LIBM2.values()))]
+    decls = [f"declare double @{f}({', '.join(['double'] * n)})" for f, n in sorted(libm)]
     body = ["define i32 @chainrule_fn(double* %in, double* %out) {", "entry:"] + out
     body += ["miss:", "  ret i32 1", "}"]
     return "\n".join(decls + body) + "\n"

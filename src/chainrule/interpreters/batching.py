@@ -4,7 +4,7 @@
 enclosing transformation) and `bdim` is the position of the batch axis in it.
 The abstract value the traced function sees is one example: `shape`, `dtype`
 and `ndim` describe the value without its batch axis.  Each primitive has a
-batching rule in `rules.batch_rules` (``ops/batch_rules.py``):
+batching rule in `rules.batch_rules`, registered beside it:
 ``rule(args, bdims, **params) -> (out, out_bdim)`` where `args` are the
 unwrapped values and `bdims` their batch axes (None: the same for every
 example).  Rules are written with chainrule operations, so the values they
@@ -217,12 +217,8 @@ class BatchTrace(Trace):
         if all(d is None for d in bdims):
             return bind(p, *vals, **params)
         rule = batch_rules.get(p)
-        if rule is None:
-            from ..ops import batch_rules as _br
-            _br.ensure_rules()
-            rule = batch_rules.get(p)
-            if rule is None:
-                rule = _loop_rule(p)
+        if rule is None:                  # a primitive defined outside chainrule without one
+            rule = _loop_rule(p)
         out, out_bdim = rule(vals, bdims, **params)
         if p.multiple_results:
             if not isinstance(out_bdim, (tuple, list)):
@@ -247,6 +243,7 @@ class BatchTrace(Trace):
     def process_custom_vjp(self, custom, args):
         from ..api import custom_vjp
         from ..ops import reductions as R
+        from ..tree_util import tree_map
         leaves, tree = tree_flatten(list(args))
         vals, bdims = self.unwrap(leaves)
         axes = tuple(tree_unflatten(tree, bdims))
@@ -255,8 +252,21 @@ class BatchTrace(Trace):
         def fwd(*xs):
             return vmap(custom.fwd, in_axes=axes)(*xs)
 
+        # one example's zeros for each argument leaf: a None cotangent becomes these before
+        # flattening, so every cotangent leaf lines up with its argument's batch axis
+        example_zeros = [np.zeros(tuple(n for i, n in enumerate(shape_of(v)) if i != d), dtype_of(v))
+                         for v, d in zip(vals, bdims)]
+        arg_positions = tree_unflatten(tree, list(range(len(leaves))))
+
+        def example_bwd(r, c):
+            cts = custom.bwd(r, c)
+            if isinstance(cts, (tuple, list)) and len(cts) == len(arg_positions):
+                cts = [tree_map(lambda k: example_zeros[k], pos) if ct is None else ct
+                       for ct, pos in zip(cts, arg_positions)]
+            return tuple(cts)
+
         def bwd(res, ct):
-            cts = vmap(lambda r, c: tuple(custom.bwd(r, c)), in_axes=(0, 0))(res, ct)
+            cts = vmap(example_bwd, in_axes=(0, 0))(res, ct)
             ct_leaves, ct_tree = tree_flatten(list(cts))
             fixed = []
             for c, d in zip(ct_leaves, bdims):
@@ -804,5 +814,3 @@ def sparse_hessian(f, x, sparsity=None, *, colors=None, seed=0, return_colors=Fa
     H = _recover(C, rows, cols, colors, n, tuple(shape_of(x)), x, output)
     return (H, colors) if return_colors else H
 
-
-from ..ops import batch_rules as _batch_rules  # noqa: E402,F401  (registers the rules)

@@ -25,10 +25,10 @@ class NotStageable(Exception):
 
 
 class StagingTracer(Tracer):
-    __slots__ = ("primal", "var")
+    __slots__ = ("primal", "ir_var")
 
     def __init__(self, trace, primal, var):
-        self._trace, self.primal, self.var = trace, primal, var
+        self._trace, self.primal, self.ir_var = trace, primal, var
 
     def concrete(self):
         return self._trace.read(self, "value", self.primal)
@@ -100,7 +100,7 @@ class StagingTrace(Trace):
     def read(self, tracer, kind, value):
         if self.done:
             raise self.leaked()
-        self.guards.append(Guard(tracer.var, kind, snapshot(value)))
+        self.guards.append(Guard(tracer.ir_var, kind, snapshot(value)))
         return value
 
     def const(self, a):
@@ -131,7 +131,7 @@ class StagingTrace(Trace):
                     invars.append(var)
                     continue
                 values.append(a.primal)
-                invars.append(a.var)
+                invars.append(a.ir_var)
             else:
                 if isinstance(a, np.ndarray):
                     a = self.const(a)
@@ -144,10 +144,10 @@ class StagingTrace(Trace):
         out = p.impl(*values, **params)
         if p.multiple_results:
             outs = [StagingTracer(self, o, self.new_var(o)) for o in out]
-            self.eqns.append(Eqn(p, invars, [t.var for t in outs], params))
+            self.eqns.append(Eqn(p, invars, [t.ir_var for t in outs], params))
             return tuple(outs)
         t = StagingTracer(self, out, self.new_var(out))
-        self.eqns.append(Eqn(p, invars, [t.var], params))
+        self.eqns.append(Eqn(p, invars, [t.ir_var], params))
         return t
 
 
@@ -166,7 +166,7 @@ def stage(f, args, kwargs=None):
             outvars, values = [], []
             for o in out_leaves:
                 if isinstance(o, StagingTracer) and o._trace is trace:
-                    outvars.append(o.var)
+                    outvars.append(o.ir_var)
                     values.append(o.primal)
                 elif isinstance(o, Tracer):
                     raise NotStageable("output")
@@ -175,7 +175,7 @@ def stage(f, args, kwargs=None):
                     values.append(o)
         finally:
             trace.done = True
-    prog = Program([t.var for t in tracers], trace.eqns, outvars, trace.guards, in_tree, out_tree)
+    prog = Program([t.ir_var for t in tracers], trace.eqns, outvars, trace.guards, in_tree, out_tree)
     return prog, tree_unflatten(out_tree, values)
 
 

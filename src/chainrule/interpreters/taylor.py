@@ -7,8 +7,8 @@ x1, ..., xK of a curve through it,
 
 with `None` standing for a zero coefficient.  Every primitive maps the series
 of its arguments to the series of its result with a rule from
-`chainrule.rules.taylor_rules` (see chainrule/ops/taylor_rules.py): O(K^2)
-work per operation instead of the exponential growth of nested first-order
+`chainrule.rules.taylor_rules` (registered beside the primitive, written with the
+series arithmetic of chainrule/ops/series.py): O(K^2) work per operation instead of the exponential growth of nested first-order
 differentiation.  Raw coefficients need no factorials, so orders in the
 hundreds stay finite; `jet` converts to and from JAX's factorial-scaled
 convention at its boundary only.
@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of
+from .jvp import JVPTrace, JVPTracer
 from ..rules import taylor_rules
 from ..tree_util import tree_flatten, tree_unflatten
 
@@ -70,9 +71,9 @@ class JetTrace(Trace):
         if p.nondiff:
             return bind(p, *[s[0] for s in series], **params)
         rule = taylor_rules.get(p)
-        if rule is None:
-            rule = _missing_rule(p)
-        out = rule(series, **params)
+        out = NotImplemented if rule is None else rule(series, **params)
+        if out is NotImplemented:
+            out = nested_jvp_rule(p)(series, **params)
         if p.multiple_results:
             return tuple(self.wrap(s) for s in out)
         return self.wrap(out)
@@ -90,20 +91,84 @@ class JetTrace(Trace):
         return JetTracer(self, primal, terms)
 
 
-_fallbacks = {}
+_by_jvp = {}          # primitive -> its nested-forward-mode rule, made on first use
 
 
-def _missing_rule(p):
-    """A primitive without a registered rule: look again (a module defining
-    primitives may have been imported since), else use the generic rule
-    (nested forward mode; not registered, so the registry test still names p)."""
-    from ..ops import taylor_rules as TR
-    TR.install()
-    rule = taylor_rules.get(p)
-    if rule is None:
-        rule = _fallbacks.get(p)
-        if rule is None:
-            rule = _fallbacks[p] = TR.generic_rule(p)
+def _horner(s, t):
+    """s0 + s1 t + ... + sK t^K."""
+    acc = None
+    for c in reversed(s[1:]):
+        if acc is not None:
+            acc = acc * t
+        if c is not None:
+            acc = c if acc is None else acc + c
+    return s[0] if acc is None else s[0] + acc * t
+
+
+def _forward(fun, t):
+    """fun(t) and its derivative (fun returns a pytree), by one forward-mode pass."""
+    with new_level() as level:
+        trace = JVPTrace(level)
+        try:
+            out = fun(JVPTracer(trace, t, 1.0))
+        finally:
+            trace.done = True
+    leaves, tree = tree_flatten(out)
+    vals, tans = [], []
+    for o in leaves:
+        own = isinstance(o, JVPTracer) and o._trace is trace
+        v = o.primal if own else o
+        vals.append(v)
+        tans.append(o.tangent if own and o.tangent is not None else np.zeros(shape_of(v), dtype_of(v)))
+    return tree_unflatten(tree, vals), tree_unflatten(tree, tans)
+
+
+def _nested_derivatives(h, K):
+    """t -> [h(t), h'(t), ..., h^(K)(t)] by K nested forward-mode passes."""
+    if K == 0:
+        return lambda t: [h(t)]
+    inner = _nested_derivatives(h, K - 1)
+
+    def f(t):
+        out, tan = _forward(inner, t)
+        return list(out) + [tan[-1]]
+    return f
+
+
+def nested_jvp_rule(p):
+    """The Taylor rule by nested forward mode of `p` along the input curve.
+
+    Exact for any primitive with a JVP rule, at a cost that doubles with each order: the
+    rule of the primitives in `rules.taylor_by_jvp`, of primitives defined outside
+    chainrule without a Taylor rule, and of cases a rule leaves (it returns NotImplemented).
+    """
+    rule = _by_jvp.get(p)
+    if rule is not None:
+        return rule
+
+    def rule(series, **params):
+        n = len(series[0])
+        primals = [s[0] for s in series]
+        ans = bind(p, *primals, **params)
+        outs = list(ans) if p.multiple_results else [ans]
+        consts = [all(v is None for v in s[1:]) for s in series]
+        if n == 1 or all(consts):
+            res = [[o] + [None] * (n - 1) for o in outs]
+            return res if p.multiple_results else res[0]
+
+        def h(t):
+            args = [s[0] if c else _horner(s, t) for s, c in zip(series, consts)]
+            out = bind(p, *args, **params)
+            return list(out) if p.multiple_results else [out]
+        ds = _nested_derivatives(h, n - 1)(0.0)
+        res = []
+        for r, o in enumerate(outs):
+            if not np.issubdtype(dtype_of(o), np.inexact):
+                res.append([o] + [None] * (n - 1))
+                continue
+            res.append([o] + [ds[k][r] / float(math.factorial(k)) for k in range(1, n)])
+        return res if p.multiple_results else res[0]
+    _by_jvp[p] = rule
     return rule
 
 
@@ -262,4 +327,3 @@ def derivative(f, order=1):
     return df
 
 
-from ..ops import taylor_rules as _taylor_rules  # noqa: E402,F401  (registers the rules)

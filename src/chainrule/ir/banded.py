@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import primitives
+from ..ops import elementwise as E, shape as S
 from .program import Const, Eqn, Var, const_number
 
 MAX_DIAGONALS = 8       # more than this and the dense form is the better one
@@ -61,6 +61,11 @@ def _scalarish(a):
     return const_number(a) is not None if isinstance(a, Const) else a.shape == ()
 
 
+# constant folding of a binary op on two constant diagonals
+_FOLD = {E.mul_p: np.multiply, E.safe_mul_p: np.multiply, E.add_p: np.add,
+         E.sub_p: np.subtract, E.div_p: np.divide}
+
+
 class _Rewriter:
     def __init__(self, eqns, invars):
         ids = [v.id for v in invars] + [o.id for e in eqns for o in e.outvars]
@@ -71,10 +76,10 @@ class _Rewriter:
         self.reshaped = {}          # (var id, shape) -> the var reshaped
 
     # ---------------------------------------------------------- emitting ---
-    def emit(self, name, ins, out_shape, dtype, **params):
+    def emit(self, prim, ins, out_shape, dtype, **params):
         o = Var(self.next_id, tuple(out_shape), dtype)
         self.next_id += 1
-        self.out.append(Eqn(primitives[name], list(ins), [o], params))
+        self.out.append(Eqn(prim, list(ins), [o], params))
         return o
 
     def negate(self, d, dtype, length):
@@ -83,29 +88,28 @@ class _Rewriter:
             return Const(-s)
         if isinstance(d, Const):
             return Const(-np.asarray(d.value))
-        return self.emit("neg", [d], (length,), dtype)
+        return self.emit(E.neg_p, [d], (length,), dtype)
 
-    def binary(self, name, a, b, dtype, length):
+    def binary(self, prim, a, b, dtype, length):
         sa, sb = const_number(a), const_number(b)
-        if name in ("multiply", "safe_multiply"):
+        if prim in (E.mul_p, E.safe_mul_p):
             if sa == 1.0:
                 return b
             if sb == 1.0:
                 return a
-        if name in ("add", "subtract") and sb == 0.0:
+        if prim in (E.add_p, E.sub_p) and sb == 0.0:
             return a
-        if name == "add" and sa == 0.0:
+        if prim is E.add_p and sa == 0.0:
             return b
         if isinstance(a, Const) and isinstance(b, Const):
             va, vb = np.asarray(a.value), np.asarray(b.value)
             with np.errstate(all="ignore"):
-                r = {"multiply": np.multiply, "safe_multiply": np.multiply, "add": np.add,
-                     "subtract": np.subtract, "divide": np.divide}[name](va, vb)
-            if name == "safe_multiply":
+                r = _FOLD[prim](va, vb)
+            if prim is E.safe_mul_p:
                 r = np.where((va == 0) | (vb == 0), 0.0, r)
             return Const(float(r)) if np.ndim(r) == 0 else Const(r)
         shape = () if _scalarish(a) and _scalarish(b) else (length,)
-        return self.emit(name, [a, b], shape, dtype)
+        return self.emit(prim, [a, b], shape, dtype)
 
     def widen(self, d, n, dt):
         """A diagonal as a vector of length n (scalars broadcast)."""
@@ -113,14 +117,14 @@ class _Rewriter:
             return d
         if isinstance(d, Const):
             return Const(np.full(n, const_number(d), dt))
-        return self.binary("add", Const(np.zeros(n, dt)), d, dt, n)
+        return self.binary(E.add_p, Const(np.zeros(n, dt)), d, dt, n)
 
     def slice_vec(self, d, start, stop, length_before):
         if _scalarish(d) or (start == 0 and stop == length_before):
             return d
         if isinstance(d, Const):
             return Const(np.asarray(d.value)[start:stop])
-        return self.emit("getitem", [d], (stop - start,), d.dtype, idx=(slice(start, stop),))
+        return self.emit(S.getitem_p, [d], (stop - start,), d.dtype, idx=(slice(start, stop),))
 
     # -------------------------------------------------------- constants ---
     def const_band(self, a):
@@ -163,22 +167,22 @@ class _Rewriter:
         axes = _band_axes(o.shape)
         if axes is None:
             return None
-        name, ins = e.prim.name, e.invars
+        prim, ins = e.prim, e.invars
         bands = [self.band_of(a) for a in ins]
         if all(b is None for b in bands):
             return None
         r, c = o.shape[axes[0]], o.shape[axes[1]]
         dt = o.dtype
-        if name == "neg" and bands[0] is not None:
+        if prim is E.neg_p and bands[0] is not None:
             return Band(o.shape, axes, {k: self.negate(d, dt, _span(k, r, c)[1])
                                         for k, d in bands[0].diags.items()})
-        if name in ("multiply", "safe_multiply") and len(ins) == 2:
+        if prim in (E.mul_p, E.safe_mul_p) and len(ins) == 2:
             (a, b), (ba, bb) = ins, bands
             if ba is not None and bb is not None:
                 if ba.shape != o.shape or bb.shape != o.shape:
                     return None
                 return Band(o.shape, axes, {
-                    k: self.binary(name, ba.diags[k], bb.diags[k], dt, _span(k, r, c)[1])
+                    k: self.binary(prim, ba.diags[k], bb.diags[k], dt, _span(k, r, c)[1])
                     for k in ba.diags.keys() & bb.diags.keys()})
             if ba is None:
                 a, b, ba, bb = b, a, bb, ba
@@ -187,10 +191,10 @@ class _Rewriter:
                 return None
             swap = e.invars[0] is not a
             return Band(o.shape, axes, {
-                k: self.binary(name, *((values(k), d) if swap else (d, values(k))), dt,
+                k: self.binary(prim, *((values(k), d) if swap else (d, values(k))), dt,
                                _span(k, r, c)[1])
                 for k, d in ba.diags.items()})
-        if name == "select" and bands[0] is None and bands[1] is not None and bands[2] is not None:
+        if prim is E.select_p and bands[0] is None and bands[1] is not None and bands[2] is not None:
             bx, by = bands[1], bands[2]
             values = self.along(ins[0], bx) if bx.shape == by.shape == o.shape else None
             if values is None:
@@ -201,15 +205,15 @@ class _Rewriter:
                 x, y = bx.diags.get(k, Const(0.0)), by.diags.get(k, Const(0.0))
                 cond = values(k)
                 vx, vy = (self.widen(a, n, dt) for a in (x, y))
-                diags[k] = self.emit("select", [cond, vx, vy], (n,), dt)
+                diags[k] = self.emit(E.select_p, [cond, vx, vy], (n,), dt)
             return Band(o.shape, axes, diags)
-        if name == "divide" and bands[0] is not None and bands[1] is None:
+        if prim is E.div_p and bands[0] is not None and bands[1] is None:
             s = const_number(ins[1])
             if s is None or s == 0 or bands[0].shape != o.shape:
                 return None
-            return Band(o.shape, axes, {k: self.binary("divide", d, Const(s), dt, _span(k, r, c)[1])
+            return Band(o.shape, axes, {k: self.binary(E.div_p, d, Const(s), dt, _span(k, r, c)[1])
                                         for k, d in bands[0].diags.items()})
-        if name in ("add", "subtract") and len(ins) == 2:
+        if prim in (E.add_p, E.sub_p) and len(ins) == 2:
             ba, bb = bands
             if ba is None or bb is None or ba.shape != o.shape or bb.shape != o.shape:
                 return None
@@ -217,25 +221,25 @@ class _Rewriter:
             for k, d in bb.diags.items():
                 n = _span(k, r, c)[1]
                 if k in diags:
-                    diags[k] = self.binary(name, diags[k], d, dt, n)
+                    diags[k] = self.binary(prim, diags[k], d, dt, n)
                 else:
-                    diags[k] = d if name == "add" else self.negate(d, dt, n)
+                    diags[k] = d if prim is E.add_p else self.negate(d, dt, n)
             return Band(o.shape, axes, diags)
-        if name == "reshape" and bands[0] is not None:
+        if prim is S.reshape_p and bands[0] is not None:
             b = bands[0]
             if tuple(n for n in b.shape if n != 1) != (r, c):
                 return None
             return Band(o.shape, axes, b.diags)
-        if name == "transpose" and bands[0] is not None:
+        if prim is S.transpose_p and bands[0] is not None:
             b = bands[0]
             perm = e.params["axes"]
             p, q = perm.index(b.axes[0]), perm.index(b.axes[1])
             if p < q:
                 return Band(o.shape, axes, b.diags)
             return Band(o.shape, axes, {-k: d for k, d in b.diags.items()})
-        if name == "getitem" and bands[0] is not None:
+        if prim is S.getitem_p and bands[0] is not None:
             return self.sliced(bands[0], e.params["idx"], o, dt)
-        if name == "index_add" and bands[0] is not None and bands[1] is not None:
+        if prim is S.index_add_p and bands[0] is not None and bands[1] is not None:
             return self.scattered(bands[0], bands[1], e.params["idx"], o, dt)
         return None
 
@@ -275,13 +279,13 @@ class _Rewriter:
         key = (x.id, vshape)
         v = x if tuple(x.shape) == vshape else self.reshaped.get(key)
         if v is None:
-            v = self.reshaped[key] = self.emit("reshape", [x], vshape, x.dtype, shape=vshape)
+            v = self.reshaped[key] = self.emit(S.reshape_p, [x], vshape, x.dtype, shape=vshape)
         if vshape == ():
             return v
         n = len(range(start, stop, step))
         if start == 0 and step == 1 and n == vshape[0]:
             return v
-        return self.emit("getitem", [v], (n,), x.dtype, idx=(slice(start, stop, step),))
+        return self.emit(S.getitem_p, [v], (n,), x.dtype, idx=(slice(start, stop, step),))
 
     def _ranges(self, idx, shape):
         """Per-axis [start, stop) of a basic index of unit-step slices, or None."""
@@ -340,7 +344,7 @@ class _Rewriter:
             else:
                 cur = None
             if start == 0 and ny == n:
-                diags[k] = d if cur is None else self.binary("add", cur, d, dt, n)
+                diags[k] = d if cur is None else self.binary(E.add_p, cur, d, dt, n)
                 continue
             if cur is None or isinstance(cur, Const) and const_number(cur) is not None:
                 src = Const(np.broadcast_to(np.asarray(0.0 if cur is None else const_number(cur), dt), (n,)))
@@ -351,7 +355,7 @@ class _Rewriter:
                 arr[start:start + ny] += np.asarray(d.value)
                 diags[k] = Const(arr)
             else:
-                diags[k] = self.emit("index_add", [src, d], (n,), dt, idx=(slice(start, start + ny),))
+                diags[k] = self.emit(S.index_add_p, [src, d], (n,), dt, idx=(slice(start, start + ny),))
         return Band(o.shape, base.axes, diags)
 
     # ------------------------------------------------------ materialise ---
@@ -370,8 +374,8 @@ class _Rewriter:
         for (k, d), (i0, n) in zip(items, spans):
             start = i0 * c + i0 + k if n else 0
             stop = start + (n - 1) * (c + 1) + 1 if n else 0
-            cur = self.emit("index_add", [cur, d], (total,), dt, idx=(slice(start, stop, c + 1),))
-        self.out.append(Eqn(primitives["reshape"], [cur], [v], {"shape": tuple(v.shape)}))
+            cur = self.emit(S.index_add_p, [cur, d], (total,), dt, idx=(slice(start, stop, c + 1),))
+        self.out.append(Eqn(S.reshape_p, [cur], [v], {"shape": tuple(v.shape)}))
 
 
 def banded(eqns, invars, outvars, guards):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import primitives
+from ..ops import elementwise as E, linalg as L, shape as S
 from .banded import banded
-from .program import Const, Eqn, Program, Var, const_number
+from .program import Const, Eqn, Guard, Program, Var, const_number
 
 
 def _is_const(a, value):
@@ -23,34 +23,34 @@ def _same_type(a, out):
 
 def _alias(e):
     """If equation `e` is the identity on one of its inputs (x*1, x+0, ...), that input."""
-    name, ins, out = e.prim.name, e.invars, e.outvars[0]
+    prim, ins, out = e.prim, e.invars, e.outvars[0]
     if len(ins) != 2:
         return None
     x, y = ins
-    if name in ("multiply", "safe_multiply") and _is_const(y, 1) and _same_type(x, out):
+    if prim in (E.mul_p, E.safe_mul_p) and _is_const(y, 1) and _same_type(x, out):
         return x
-    if name in ("multiply", "safe_multiply") and _is_const(x, 1) and _same_type(y, out):
+    if prim in (E.mul_p, E.safe_mul_p) and _is_const(x, 1) and _same_type(y, out):
         return y
-    if name in ("add",) and _is_const(y, 0) and _same_type(x, out):
+    if prim is E.add_p and _is_const(y, 0) and _same_type(x, out):
         return x
-    if name in ("add",) and _is_const(x, 0) and _same_type(y, out):
+    if prim is E.add_p and _is_const(x, 0) and _same_type(y, out):
         return y
-    if name in ("subtract",) and _is_const(y, 0) and _same_type(x, out):
+    if prim is E.sub_p and _is_const(y, 0) and _same_type(x, out):
         return x
-    if name in ("divide", "power") and _is_const(y, 1) and _same_type(x, out):
+    if prim in (E.div_p, E.pow_p) and _is_const(y, 1) and _same_type(x, out):
         return x
     return None
 
 
-_BINARY = {"add", "subtract", "multiply", "divide", "safe_multiply", "power", "maximum", "minimum"}
+_BINARY = {E.add_p, E.sub_p, E.mul_p, E.div_p, E.safe_mul_p, E.pow_p, E.maximum_p, E.minimum_p}
 
 
 def _uniform_operands(e):
     """Constant float64 arrays holding one value, in an elementwise equation whose output shape
     another operand already has, become that number (kernels then read no memory for them);
     a strong-zero product with a nonzero finite number is a plain product."""
-    name, out = e.prim.name, e.outvars[0]
-    if name not in _BINARY and name != "select" or out.dtype != np.float64:
+    out = e.outvars[0]
+    if e.prim not in _BINARY and e.prim is not E.select_p or out.dtype != np.float64:
         return e
     ins = list(e.invars)
     for k, a in enumerate(ins):
@@ -60,11 +60,11 @@ def _uniform_operands(e):
                 and (v == v.flat[0]).all()):
             ins[k] = Const(float(v.flat[0]))
     prim = e.prim
-    if name == "safe_multiply":
+    if prim is E.safe_mul_p:
         for a in ins:
             c = a.value if isinstance(a, Const) else None
             if isinstance(c, float) and c != 0 and np.isfinite(c):
-                prim = primitives["multiply"]
+                prim = E.mul_p
     if prim is e.prim and all(a is b for a, b in zip(ins, e.invars)):
         return e
     return Eqn(prim, ins, e.outvars, e.params)
@@ -78,54 +78,53 @@ def _fold_signs(e, defs):
     """Exact rewrites that drop negations and repeated scalings (derivative programs are full
     of them): -(-a) = a, c*(-a) = (-c)*a, -(c*a) = (-c)*a, a + (-b) = a - b, a - (-b) = a + b,
     (-a)*(-b) = a*b, and c1*(c2*a) = (c1 c2)*a when c1 or c2 is a power of two."""
-    name, ins, out = e.prim.name, e.invars, e.outvars[0]
-    if out.dtype.kind != "f" or name not in ("neg", "multiply", "add", "subtract"):
+    prim, ins, out = e.prim, e.invars, e.outvars[0]
+    if out.dtype.kind != "f" or prim not in (E.neg_p, E.mul_p, E.add_p, E.sub_p):
         return e
 
-    def inner(a, *names):
+    def inner(a, *prims):
         d = defs.get(a.id) if isinstance(a, Var) else None
-        return d if d is not None and d.prim.name in names and len(d.outvars) == 1 else None
+        return d if d is not None and d.prim in prims and len(d.outvars) == 1 else None
 
     def scaled(d):                     # d = c * a with a scalar constant c: (c, a)
-        if d is None or d.prim.name != "multiply":
+        if d is None or d.prim is not E.mul_p:
             return None
         for k in (0, 1):
             c = const_number(d.invars[k])
             if c is not None and isinstance(d.invars[1 - k], Var) and d.invars[1 - k].shape == d.outvars[0].shape:
                 return c, d.invars[1 - k]
         return None
-    P = primitives
-    if name == "neg":
-        d = inner(ins[0], "neg", "multiply")
-        if d is not None and d.prim.name == "neg" and _same_type(d.invars[0], out):
+    if prim is E.neg_p:
+        d = inner(ins[0], E.neg_p, E.mul_p)
+        if d is not None and d.prim is E.neg_p and _same_type(d.invars[0], out):
             return d.invars[0]
         cs = scaled(d)
         if cs is not None:
-            return Eqn(P["multiply"], [Const(-cs[0]), cs[1]], e.outvars, {})
+            return Eqn(E.mul_p, [Const(-cs[0]), cs[1]], e.outvars, {})
         return e
     x, y = ins
-    if name == "multiply":
+    if prim is E.mul_p:
         for c_op, a in ((x, y), (y, x)):
             c = const_number(c_op)
             if c is None or not (isinstance(a, Var) and a.shape == out.shape):
                 continue
-            d = inner(a, "neg", "multiply")
-            if d is not None and d.prim.name == "neg" and _same_type(d.invars[0], out):
-                return Eqn(P["multiply"], [Const(-c), d.invars[0]], e.outvars, {})
+            d = inner(a, E.neg_p, E.mul_p)
+            if d is not None and d.prim is E.neg_p and _same_type(d.invars[0], out):
+                return Eqn(E.mul_p, [Const(-c), d.invars[0]], e.outvars, {})
             cs = scaled(d)
             if cs is not None and (_power_of_two(c) or _power_of_two(cs[0])):
-                return Eqn(P["multiply"], [Const(c * cs[0]), cs[1]], e.outvars, {})
+                return Eqn(E.mul_p, [Const(c * cs[0]), cs[1]], e.outvars, {})
             return e
-        dx, dy = inner(x, "neg"), inner(y, "neg")
+        dx, dy = inner(x, E.neg_p), inner(y, E.neg_p)
         if dx is not None and dy is not None:
-            return Eqn(P["multiply"], [dx.invars[0], dy.invars[0]], e.outvars, {})
+            return Eqn(E.mul_p, [dx.invars[0], dy.invars[0]], e.outvars, {})
         return e
-    dy = inner(y, "neg")
+    dy = inner(y, E.neg_p)
     if dy is not None:                 # a + (-b) = a - b; a - (-b) = a + b
-        return Eqn(P["subtract" if name == "add" else "add"], [x, dy.invars[0]], e.outvars, {})
-    dx = inner(x, "neg")
-    if name == "add" and dx is not None:
-        return Eqn(P["subtract"], [y, dx.invars[0]], e.outvars, {})
+        return Eqn(E.sub_p if prim is E.add_p else E.add_p, [x, dy.invars[0]], e.outvars, {})
+    dx = inner(x, E.neg_p)
+    if prim is E.add_p and dx is not None:
+        return Eqn(E.sub_p, [y, dx.invars[0]], e.outvars, {})
     return e
 
 
@@ -150,13 +149,13 @@ def _hashable(params):
 def _unit_free_transpose(e, defs):
     """reshape(transpose(reshape(x, s1), perm), s2) that only moves size-1 axes around x's:
     the permutation of x's own axes, or None when the pattern does not apply."""
-    if e.prim.name != "reshape" or not isinstance(e.invars[0], Var):
+    if e.prim is not S.reshape_p or not isinstance(e.invars[0], Var):
         return None
     t = defs.get(e.invars[0].id)
-    if t is None or t.prim.name != "transpose" or not isinstance(t.invars[0], Var):
+    if t is None or t.prim is not S.transpose_p or not isinstance(t.invars[0], Var):
         return None
     r = defs.get(t.invars[0].id)
-    if r is None or r.prim.name != "reshape" or not isinstance(r.invars[0], Var):
+    if r is None or r.prim is not S.reshape_p or not isinstance(r.invars[0], Var):
         return None
     x = r.invars[0]
     s1 = r.params["shape"]
@@ -172,10 +171,10 @@ def _unit_free_transpose(e, defs):
 
 def _reshape_source(e, defs):
     """x when `e` reshapes a reshape of the variable x (C order both), else None."""
-    if e.prim.name != "reshape" or set(e.params) != {"shape"} or not isinstance(e.invars[0], Var):
+    if e.prim is not S.reshape_p or set(e.params) != {"shape"} or not isinstance(e.invars[0], Var):
         return None
     d = defs.get(e.invars[0].id)
-    if d is None or d.prim.name != "reshape" or set(d.params) != {"shape"} or not isinstance(d.invars[0], Var):
+    if d is None or d.prim is not S.reshape_p or set(d.params) != {"shape"} or not isinstance(d.invars[0], Var):
         return None
     return d.invars[0]
 
@@ -200,10 +199,10 @@ def _scatter_into_sums(eqns, outvars, guards):
     for g in guards:
         uses[g.var.id] = uses.get(g.var.id, 0) + 1
     scatters = {e.outvars[0].id: e for e in eqns
-                if e.prim.name == "index_add" and _is_zero_view(e.invars[0])}
+                if e.prim is S.index_add_p and _is_zero_view(e.invars[0])}
     out = []
     for e in eqns:
-        if e.prim.name == "add" and len(e.invars) == 2:
+        if e.prim is E.add_p and len(e.invars) == 2:
             o = e.outvars[0]
             for a, k in (e.invars, e.invars[::-1]):
                 s = scatters.get(a.id) if isinstance(a, Var) else None
@@ -235,8 +234,8 @@ def _diagonal_products(eqns):
     next_id = 1 + max((o.id for e in eqns for o in e.outvars), default=0)
     out = []
     for e in eqns:
-        name, ins = e.prim.name, e.invars
-        if name == "multiply" and len(ins) == 2 and len(e.outvars[0].shape) == 2:
+        prim, ins = e.prim, e.invars
+        if prim is E.mul_p and len(ins) == 2 and len(e.outvars[0].shape) == 2:
             m = e.outvars[0].shape[0]
             for a, b in (ins, ins[::-1]):
                 shape_b = b.shape if isinstance(b, Var) else np.shape(b.value)
@@ -244,14 +243,14 @@ def _diagonal_products(eqns):
                 if c is not None:
                     diag[e.outvars[0].id] = (b, c)
                     break
-        elif name == "transpose" and isinstance(ins[0], Var) and ins[0].id in diag:
+        elif prim is S.transpose_p and isinstance(ins[0], Var) and ins[0].id in diag:
             diag[e.outvars[0].id] = diag[ins[0].id]      # a diagonal matrix is its transpose
-        elif name == "matmul" and isinstance(ins[1], Var) and ins[1].id in diag:
+        elif prim is L.matmul_p and isinstance(ins[1], Var) and ins[1].id in diag:
             a, (v, c) = ins[0], diag[ins[1].id]
             shape_a = a.shape if isinstance(a, Var) else np.shape(a.value)
             o = e.outvars[0]
             if len(shape_a) == 2 and tuple(o.shape) == tuple(shape_a):
-                mul = primitives["multiply"]
+                mul = E.mul_p
                 if c == 1.0:
                     e = Eqn(mul, [a, v], e.outvars, {})
                 else:
@@ -264,7 +263,8 @@ def _diagonal_products(eqns):
 
 
 def _simplify(eqns, outvars, guards):
-    """One forward pass of local rewrites and CSE; returns (eqns, outvars), guards renamed."""
+    """One forward pass of local rewrites and CSE; returns (eqns, outvars, guards), renamed.
+    The input equations and guards are not modified."""
     rename = {}
 
     def sub(a):
@@ -273,7 +273,9 @@ def _simplify(eqns, outvars, guards):
         return a
     seen, out, defs = {}, [], {}
     for e in eqns:
-        e.invars = [sub(a) for a in e.invars]
+        ins = [sub(a) for a in e.invars]
+        if any(a is not b for a, b in zip(ins, e.invars)):
+            e = Eqn(e.prim, ins, e.outvars, e.params)
         e = _uniform_operands(e)
         folded = _fold_signs(e, defs)
         if isinstance(folded, Var):
@@ -296,7 +298,7 @@ def _simplify(eqns, outvars, guards):
             if perm == tuple(range(len(perm))):
                 rename[e.outvars[0].id] = x
                 continue
-            e = Eqn(primitives["transpose"], [x], e.outvars, {"axes": perm})
+            e = Eqn(S.transpose_p, [x], e.outvars, {"axes": perm})
         for o in e.outvars:
             defs[o.id] = e
         pkey = _hashable(e.params)
@@ -309,21 +311,20 @@ def _simplify(eqns, outvars, guards):
                 continue
             seen[key] = e
         out.append(e)
-    for g in guards:
-        g.var = sub(g.var)
-    return out, [sub(v) for v in outvars]
+    guards = [g if sub(g.var) is g.var else Guard(sub(g.var), g.kind, g.value) for g in guards]
+    return out, [sub(v) for v in outvars], guards
 
 
 def optimize(prog):
     """Simplify trivial algebra, merge common subexpressions, keep banded matrices as their
     diagonals, drop dead code."""
     guards = prog.guards
-    eqns, outvars = _simplify(prog.eqns, prog.outvars, guards)
+    eqns, outvars, guards = _simplify(prog.eqns, prog.outvars, guards)
     eqns = _scatter_into_sums(eqns, outvars, guards)
     eqns = _diagonal_products(eqns)
     rewritten = banded(eqns, prog.invars, outvars, guards)
     if rewritten is not eqns:                  # the diagonals' arithmetic simplifies too
-        eqns, outvars = _simplify(rewritten, outvars, guards)
+        eqns, outvars, guards = _simplify(rewritten, outvars, guards)
     # dead code: keep what outputs and guards need
     live = {v.id for v in outvars if isinstance(v, Var)} | {g.var.id for g in guards}
     kept = []

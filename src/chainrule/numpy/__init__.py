@@ -114,12 +114,20 @@ argmax, argmin, argsort, sort = _R.argmax, _R.argmin, _R.argsort, _R.sort
 any, all = _R.any, _R.all  # noqa: A001
 
 
-def mean(x, axis=None, keepdims=False, dtype=None):
-    axes = _R.normalize_axes(x, axis)
-    n = int(_np.prod([shape_of(x)[a] for a in axes], dtype=_np.int64))
-    s = sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+def mean(x, axis=None, keepdims=False, dtype=None, *, where=None):
+    """`numpy.mean`; with `where=` the mean of the selected entries (sum over count), and the
+    derivative reaches only those (an empty selection gives nan, as in NumPy)."""
+    if where is True:
+        where = None
+    s = sum(x, axis=axis, keepdims=keepdims, dtype=dtype, where=where)
     if dtype_of(s).kind in "biu":
         s = astype(s, _np.float64)
+    if where is not None:
+        count_dtype = _np.finfo(dtype_of(s)).dtype        # real, so a complex mean stays complex
+        selected = astype(broadcast_to(where, shape_of(x)), count_dtype)
+        return s / sum(selected, axis=axis, keepdims=keepdims)
+    axes = _R.normalize_axes(x, axis)
+    n = int(_np.prod([shape_of(x)[a] for a in axes], dtype=_np.int64))
     return s / n
 
 

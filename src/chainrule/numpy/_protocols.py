@@ -1,10 +1,13 @@
 """Operators, array methods and NumPy's dispatch protocols for traced values.
 
-`install()` attaches them to `chainrule.core.Tracer`.  The tables below map
-NumPy's functions to `chainrule.numpy` explicitly, by name; a NumPy function
-that has no entry raises a TypeError that names it.
+`install()` attaches them to `chainrule.core.Tracer`.  The dispatch tables are derived:
+every public function of `chainrule.numpy` (and `chainrule.numpy.linalg`) whose name is
+also a NumPy ufunc or function (numpy.linalg function) handles that NumPy function; a
+NumPy function that has no entry raises a TypeError that names it.
 """
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
@@ -12,42 +15,58 @@ from ..core import Tracer
 from .. import numpy as cnp
 from . import linalg as cla
 
-_UFUNC_NAMES = [
-    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
-    "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
-    "cbrt", "square", "reciprocal", "negative", "positive", "absolute", "sign", "floor", "ceil",
-    "trunc", "rint", "conjugate", "isnan", "isinf", "isfinite", "add", "subtract", "multiply",
-    "divide", "true_divide", "power", "float_power", "arctan2", "hypot", "maximum", "minimum",
-    "logaddexp", "logaddexp2", "remainder", "mod", "floor_divide", "less", "less_equal",
-    "greater", "greater_equal", "equal", "not_equal", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "matmul", "deg2rad", "rad2deg", "degrees", "radians",
-]
-UFUNCS = {getattr(np, n): getattr(cnp, n) for n in _UFUNC_NAMES}
+
+def _public_functions(mod):
+    """The public functions that chainrule defines in module `mod` ({name: function}).
+
+    NumPy's own objects re-exported there (``zeros``, ``arange``, ``linspace``, dtypes) are
+    left out: mapping a NumPy function to itself would send a dispatched call straight back.
+    """
+    out = {}
+    for name, fn in vars(mod).items():
+        if name.startswith("_") or not callable(fn) or isinstance(fn, type):
+            continue
+        if not (getattr(fn, "__module__", None) or "").startswith("chainrule"):
+            continue
+        out[name] = fn
+    return out
+
+
+# chainrule.numpy functions that share a NumPy name but must not stand in for it (none today:
+# every shared name has NumPy's meaning; `full` and `astype` take NumPy's arguments too).
+_NOT_DISPATCHED: set = set()
+
+
+def _dispatch_tables():
+    """numpy.<name> -> chainrule.numpy.<name> for every public chainrule.numpy function.
+
+    Returns (ufuncs, functions): the ufunc table for `__array_ufunc__`, the rest (numpy.<name>
+    and numpy.linalg.<name>) for `__array_function__`.  Aliases (``np.abs is np.absolute``,
+    ``np.conj is np.conjugate``) meet at one key; the function named like the ufunc wins.
+    """
+    ufuncs, functions = {}, {}
+    for name, fn in sorted(_public_functions(cnp).items()):
+        target = getattr(np, name, None)
+        if name in _NOT_DISPATCHED or target is None or not callable(target) or isinstance(target, type):
+            continue
+        table = ufuncs if isinstance(target, np.ufunc) else functions
+        if target in table and table[target] is not fn and getattr(target, "__name__", None) != name:
+            continue
+        table[target] = fn
+    for name, fn in _public_functions(cla).items():
+        target = getattr(np.linalg, name, None)
+        if target is not None and callable(target) and not isinstance(target, type):
+            functions[target] = fn
+    return ufuncs, functions
+
+
+UFUNCS = _dispatch_tables()[0]
 _REDUCERS = {np.add: cnp.sum, np.multiply: cnp.prod, np.maximum: cnp.max, np.minimum: cnp.min}
 _ACCUMULATORS = {np.add: cnp.cumsum, np.multiply: cnp.cumprod}
 
-_FUNCTION_NAMES = [
-    "sum", "prod", "max", "min", "amax", "amin", "mean", "var", "std", "average", "ptp",
-    "cumsum", "cumprod", "argmax", "argmin", "argsort", "sort", "any", "all", "count_nonzero",
-    "reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
-    "broadcast_to", "broadcast_arrays", "concatenate", "stack", "hstack", "vstack",
-    "column_stack", "split", "array_split", "tile", "repeat", "flip", "fliplr", "flipud", "roll",
-    "pad", "diag", "diagonal", "trace", "triu", "tril", "take", "take_along_axis", "atleast_1d",
-    "atleast_2d", "atleast_3d", "where", "clip", "nonzero", "dot", "inner", "outer", "vdot",
-    "tensordot", "einsum", "kron", "real", "imag", "conj", "round", "around", "sinc",
-    "shape", "ndim", "size", "zeros_like", "ones_like", "full_like", "empty_like", "copy",
-    "iscomplexobj", "allclose", "array_equal", "asarray", "array",
-]
-_LINALG_NAMES = ["solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "qr", "norm",
-                 "pinv", "matrix_power", "svdvals", "vector_norm", "matrix_norm"]
-
 
 def _function_table():
-    table = {getattr(np, n): getattr(cnp, n) for n in _FUNCTION_NAMES if hasattr(np, n)}
-    for n in _LINALG_NAMES:
-        if hasattr(cla, n):
-            table[getattr(np.linalg, n)] = getattr(cla, n)
-    return table
+    return _dispatch_tables()[1]
 
 
 FUNCTIONS = {}
@@ -141,10 +160,66 @@ def _unsupported_ufunc_message(ufunc, method, kwargs):
             "for the supported functions")
 
 
+def _positional(fn):
+    return [q.name for q in inspect.signature(fn).parameters.values()
+            if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD)]
+
+
+def _misordered(func, impl):
+    """NumPy's positional parameter names of `func` when `impl` takes some of them at other
+    positions (numpy.sum(a, axis, dtype, out, keepdims) vs sum(x, axis, keepdims, dtype)),
+    else None.  A mere renaming (numpy.array_equal(a1, a2) vs array_equal(a, b)) is fine."""
+    try:
+        theirs, ours = _positional(func), _positional(impl)
+        every = set(inspect.signature(func).parameters)
+    except (TypeError, ValueError):                # a builtin without a signature
+        return None
+    for i in range(1, min(len(theirs), len(ours))):
+        if theirs[i] != ours[i] and (theirs[i] in ours or ours[i] in every):
+            return theirs
+    return None
+
+
+def _reordered(table):
+    """{numpy function: its positional parameter names} for the misordered ones."""
+    out = {}
+    for func, impl in table.items():
+        names = _misordered(func, impl)
+        if names is not None:
+            out[func] = names
+    return out
+
+
+_REORDERED = {}
+
+
+def _as_keywords(names, args, kwargs, what):
+    """NumPy's positional arguments after the first as keywords (None ones, NumPy's default
+    for dtype/out/initial, dropped; a real out= refused)."""
+    kw = dict(kwargs)
+    for name, v in zip(names[1:], args[1:]):
+        if name in kw:
+            raise TypeError(f"{what}() got multiple values for argument {name!r}")
+        kw[name] = v
+    if kw.get("out") is not None:
+        raise TypeError(f"{what}: out= cannot write a traced value into a NumPy array; use the "
+                        "returned value instead")
+    return {k: v for k, v in kw.items() if v is not None or k not in ("out", "dtype", "initial")}
+
+
 def _array_function(self, func, types, args, kwargs):
     if not FUNCTIONS:
         FUNCTIONS.update(_function_table())
+        _REORDERED.update(_reordered(FUNCTIONS))
     impl = FUNCTIONS.get(func)
+    if impl is not None and func in _REORDERED and (len(args) > 1 or "out" in kwargs):
+        return impl(args[0], **_as_keywords(_REORDERED[func], args, kwargs, f"numpy.{func.__name__}"))
+    if impl is None and func is np.copyto:
+        # np.full(shape, x, dtype) and np.full_like(a, x) fill a NumPy array with np.copyto
+        raise TypeError("numpy.copyto cannot write a traced value into a NumPy array (this is "
+                        "what numpy.full(shape, x) / numpy.full_like(a, x) do with a traced fill "
+                        "value x); use chainrule.numpy.full(shape, x) (or "
+                        "chainrule.numpy.full_like(a, x)), which keeps x traced")
     if impl is None:
         mod = getattr(func, "__module__", None) or "numpy"
         if any(part.startswith("_") for part in mod.split(".")):   # numpy._core.x -> numpy
@@ -160,6 +235,21 @@ def _binop(fn):
 
 def _rbinop(fn):
     return lambda self, other: fn(other, self)
+
+
+def _method(name):
+    """x.<name>(...) with ndarray's argument order (that of numpy.<name> after the array)."""
+    fn = getattr(cnp, name)
+    theirs = _misordered(getattr(np, name), fn)
+    if theirs is None:
+        return fn
+
+    def method(self, *args, **kwargs):
+        if not args and "out" not in kwargs:
+            return fn(self, **kwargs)
+        return fn(self, **_as_keywords(theirs, (self,) + args, kwargs, name))
+    method.__name__ = name
+    return method
 
 
 def _no_inplace_sort(self, *args, **kwargs):
@@ -213,5 +303,5 @@ def install():
     T.round = lambda self, decimals=0: cnp.round(self, decimals)
     for name in ["sum", "prod", "max", "min", "mean", "var", "std", "cumsum", "cumprod",
                  "argmax", "argmin", "argsort", "any", "all", "ptp", "trace", "diagonal", "nonzero"]:
-        setattr(T, name, getattr(cnp, name))
+        setattr(T, name, _method(name))
     T.sort = _no_inplace_sort

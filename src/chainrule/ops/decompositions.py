@@ -1,8 +1,10 @@
-"""Solvers and matrix decompositions: each primitive with its JVP and VJP rules.
+"""Solvers and matrix decompositions: each primitive with all its rules.
 
 Every primitive works on stacks of matrices ``(..., m, n)``.  The rules are
 written with chainrule operations (matmul, solve, the decompositions
-themselves), so they differentiate again for higher-order derivatives.
+themselves), so they differentiate again for higher-order derivatives.  The
+batching rules let NumPy broadcast over the stacks; the Taylor recurrences are
+in ops/linalg_series.py (svd, svdvals and pinv get theirs by nested forward mode).
 
 Conventions:
 
@@ -27,8 +29,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Primitive, bind, shape_of, dtype_of
-from ..rules import defjvp, defvjp, defjvp_full, defvjp_full
+from ..rules import defjvp, defvjp, defjvp_full, defvjp_full, batch_rules, taylor_rules, taylor_by_jvp
+from . import batch_rules as B
 from . import elementwise as E
+from . import linalg_series as LS
 from . import reductions as R
 from . import shape as S
 from .linalg import matmul, swap_last as mT
@@ -115,6 +119,8 @@ def _solve_vjp(g, ans, primals, argnums):
 
 defjvp(solve_p, lambda t, ans, a, b: -solve(a, matmul(t, ans)), lambda t, ans, a, b: solve(a, t))
 defvjp_full(solve_p, _solve_vjp)
+batch_rules[solve_p] = B.stacked(solve_p, (2, 2))
+taylor_rules[solve_p] = LS.solve_rule
 
 
 # ------------------------------------------------------------------ inv ---
@@ -128,6 +134,8 @@ def inv(a):
 
 defjvp(inv_p, lambda t, ans, a: -matmul(ans, matmul(t, ans)))
 defvjp(inv_p, lambda g, ans, a: -matmul(mT(ans), matmul(g, mT(ans))))
+batch_rules[inv_p] = B.stacked(inv_p, (2,))
+taylor_rules[inv_p] = LS.inv_rule
 
 
 # ---------------------------------------------------------- det, slogdet ---
@@ -165,6 +173,8 @@ def _others(s):
 
 defjvp(det_p, lambda t, ans, a: R.sum(cofactor(a, ans) * t, axis=(-2, -1)))
 defvjp(det_p, lambda g, ans, a: _scalar_to_matrix(g) * cofactor(a, ans))
+batch_rules[det_p] = B.stacked(det_p, (2,))
+taylor_rules[det_p] = LS.det_rule
 
 slogdet_p = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), multiple_results=True)
 
@@ -197,6 +207,8 @@ def _slogdet_vjp(g, ans, primals, argnums):
 
 defjvp_full(slogdet_p, _slogdet_jvp)
 defvjp_full(slogdet_p, _slogdet_vjp)
+batch_rules[slogdet_p] = B.stacked(slogdet_p, (2,))
+taylor_rules[slogdet_p] = LS.slogdet_rule
 
 
 # ------------------------------------------------------------- cholesky ---
@@ -228,6 +240,8 @@ def _cholesky_vjp(g, L, a):
 
 defjvp(cholesky_p, _cholesky_jvp)
 defvjp(cholesky_p, _cholesky_vjp)
+batch_rules[cholesky_p] = B.stacked(cholesky_p, (2,))
+taylor_rules[cholesky_p] = LS.cholesky_rule
 
 
 # ----------------------------------------------------------------- eigh ---
@@ -267,6 +281,8 @@ def _eigh_vjp(g, ans, primals, argnums, UPLO):
 
 defjvp_full(eigh_p, _eigh_jvp)
 defvjp_full(eigh_p, _eigh_vjp)
+batch_rules[eigh_p] = B.stacked(eigh_p, (2,))
+taylor_rules[eigh_p] = LS.eigh_rule
 
 
 # ------------------------------------------------------------------ svd ---
@@ -348,6 +364,8 @@ def _svd_vjp(g, ans, primals, argnums, full_matrices, hermitian):
 
 defjvp_full(svd_p, _svd_jvp)
 defvjp_full(svd_p, _svd_vjp)
+batch_rules[svd_p] = B.stacked(svd_p, (2,))
+taylor_by_jvp.add(svd_p)
 
 
 def _svdvals_jvp(t, ans, a):
@@ -364,6 +382,8 @@ def _svdvals_vjp(g, ans, a):
 
 defjvp(svdvals_p, _svdvals_jvp)
 defvjp(svdvals_p, _svdvals_vjp)
+batch_rules[svdvals_p] = B.stacked(svdvals_p, (2,))
+taylor_by_jvp.add(svdvals_p)
 
 
 # ------------------------------------------------------------------- qr ---
@@ -410,6 +430,8 @@ def _qr_vjp(g, ans, primals, argnums):
 
 defjvp_full(qr_p, _qr_jvp)
 defvjp_full(qr_p, _qr_vjp)
+batch_rules[qr_p] = B.stacked(qr_p, (2,))
+taylor_rules[qr_p] = LS.qr_rule
 
 
 # ----------------------------------------------------------------- pinv ---
@@ -445,3 +467,5 @@ def _pinv_vjp(g, p, a, rcond):
 
 defjvp(pinv_p, _pinv_jvp, None)
 defvjp(pinv_p, _pinv_vjp, None)
+batch_rules[pinv_p] = B.stacked(pinv_p, (2, 0))
+taylor_by_jvp.add(pinv_p)

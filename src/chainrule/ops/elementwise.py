@@ -1,4 +1,5 @@
-"""Elementwise primitives: each one's implementation and derivative rules together.
+"""Elementwise primitives, each one a block: implementation, JVP, VJP, batching and Taylor
+rules, and how code generators and the SymPy bridge write it (`rules.Scalar`).
 
 Unary implementations call the `math` module on Python floats (a fast path
 for scalar code) and NumPy otherwise; where `math` raises (a domain error,
@@ -11,9 +12,11 @@ import operator
 
 import numpy as np
 
-from ..core import Primitive, bind, shape_of, dtype_of
-from ..rules import defjvp, defvjp, deflinear, defnondiff, jvp_rules
+from ..core import Primitive, Tracer, bind, shape_of, dtype_of
+from ..rules import defjvp, defvjp, deflinear, defnondiff, defscalar, jvp_rules, batch_rules, taylor_rules
+from . import batch_rules as B
 from . import reductions as R
+from . import series as T
 from . import shape as S
 
 _LN2 = math.log(2.0)
@@ -34,25 +37,32 @@ def _unary_impl(math_fn, np_fn):
     return impl
 
 
-def unary(name, math_fn, np_fn, deriv=None):
-    """A unary primitive whose derivative is ``deriv(x, ans)`` (a function of values)."""
-    p = Primitive(name, _unary_impl(math_fn, np_fn))
-    if deriv is not None:
-        defjvp(p, lambda t, ans, x: t * deriv(x, ans))
-        defvjp(p, lambda g, ans, x: g * deriv(x, ans))
+def defelementwise(p, taylor=None, **scalar):
+    """Give elementwise primitive `p` the broadcasting batching rule, its Taylor rule (if
+    any: a nondiff primitive needs none) and its `rules.Scalar` form (keywords)."""
+    batch_rules[p] = B.elementwise(p)
+    if taylor is not None:
+        taylor_rules[p] = taylor
+    defscalar(p, **scalar)
     return p
 
 
-def safe_unary(name, math_fn, np_fn, deriv):
-    """Like `unary` for derivatives that are infinite at a singular point.
+def unary(name, math_fn, np_fn, deriv, taylor, safe=False, **scalar):
+    """A unary primitive: `math_fn` on Python floats (where it does not raise), `np_fn` on the
+    rest; derivative ``deriv(x, ans)`` (a function of values); Taylor series
+    ``taylor(x_series, ans)``; `rules.Scalar` keywords (``numpy=`` defaults to np_fn's name
+    when it is NumPy's function).
 
-    A zero cotangent stays zero there (0 * inf = 0), so the untaken branch of
-    `where` cannot turn a gradient into nan.
+    `safe`: the derivative is infinite at a singular point; a zero cotangent stays zero there
+    (0 * inf = 0), so the untaken branch of `where` cannot turn a gradient into nan.
     """
     p = Primitive(name, _unary_impl(math_fn, np_fn))
     defjvp(p, lambda t, ans, x: t * deriv(x, ans))
-    defvjp(p, lambda g, ans, x: safe_mul(g, deriv(x, ans)))
-    return p
+    defvjp(p, (lambda g, ans, x: safe_mul(g, deriv(x, ans))) if safe else
+           (lambda g, ans, x: g * deriv(x, ans)))
+    if "numpy" not in scalar and getattr(np, getattr(np_fn, "__name__", ""), None) is np_fn:
+        scalar["numpy"] = np_fn.__name__
+    return defelementwise(p, T.unary(p, taylor), **scalar)
 
 
 def safe_mul(g, d):
@@ -76,29 +86,108 @@ def _call(p):
 
 neg_p = Primitive("neg", operator.neg)
 deflinear(neg_p, lambda g, ans, x: -g)
+defelementwise(neg_p, T.linear(neg_p), numpy="negative", sympy=lambda sp, x: -x)
 
-sin_p = unary("sin", math.sin, np.sin, lambda x, ans: cos(x))
-cos_p = unary("cos", math.cos, np.cos, lambda x, ans: -sin(x))
-tan_p = unary("tan", math.tan, np.tan, lambda x, ans: 1.0 + ans * ans)
-arcsin_p = safe_unary("arcsin", math.asin, np.arcsin, lambda x, ans: divide(1.0, sqrt(1.0 - x * x)))
-arccos_p = safe_unary("arccos", math.acos, np.arccos, lambda x, ans: divide(-1.0, sqrt(1.0 - x * x)))
-arctan_p = unary("arctan", math.atan, np.arctan, lambda x, ans: divide(1.0, 1.0 + x * x))
-sinh_p = unary("sinh", math.sinh, np.sinh, lambda x, ans: cosh(x))
-cosh_p = unary("cosh", math.cosh, np.cosh, lambda x, ans: sinh(x))
-tanh_p = unary("tanh", math.tanh, np.tanh, lambda x, ans: 1.0 - ans * ans)
-arcsinh_p = unary("arcsinh", math.asinh, np.arcsinh, lambda x, ans: divide(1.0, sqrt(x * x + 1.0)))
-arccosh_p = safe_unary("arccosh", math.acosh, np.arccosh,
-                       lambda x, ans: divide(1.0, sqrt((x - 1.0) * (x + 1.0))))
-arctanh_p = safe_unary("arctanh", math.atanh, np.arctanh, lambda x, ans: divide(1.0, (1.0 - x) * (1.0 + x)))
-exp_p = unary("exp", math.exp, np.exp, lambda x, ans: ans)
-exp2_p = unary("exp2", lambda x: 2.0 ** x, np.exp2, lambda x, ans: ans * _LN2)
-expm1_p = unary("expm1", math.expm1, np.expm1, lambda x, ans: ans + 1.0)
-log_p = safe_unary("log", math.log, np.log, lambda x, ans: divide(1.0, x))
-log2_p = safe_unary("log2", math.log2, np.log2, lambda x, ans: divide(1.0, x * _LN2))
-log10_p = safe_unary("log10", math.log10, np.log10, lambda x, ans: divide(1.0, x * _LN10))
-log1p_p = safe_unary("log1p", math.log1p, np.log1p, lambda x, ans: divide(1.0, 1.0 + x))
-sqrt_p = safe_unary("sqrt", math.sqrt, np.sqrt, lambda x, ans: divide(0.5, ans))
-cbrt_p = safe_unary("cbrt", None, np.cbrt, lambda x, ans: divide(1.0, 3.0 * ans * ans))
+def _sin_series(x, ans):
+    return T.s_sincos(x, ans, cos(x[0]))[0]
+
+
+def _cos_series(x, ans):
+    return T.s_sincos(x, sin(x[0]), ans)[1]
+
+
+def _sinh_series(x, ans):
+    return T.s_sincos(x, ans, cosh(x[0]), hyperbolic=True)[0]
+
+
+def _cosh_series(x, ans):
+    return T.s_sincos(x, sinh(x[0]), ans, hyperbolic=True)[1]
+
+
+def _d_arcsin(x):
+    """Series of 1 / sqrt(1 - x^2)."""
+    u = T.one_minus_sq(x, (1.0 - x[0]) * (1.0 + x[0]))
+    return T.s_pow(u, -0.5, 1.0 / sqrt(u[0]))
+
+
+def _d_arcsinh(x):
+    u = T.one_plus_sq(x, x[0] * x[0] + 1.0)
+    return T.s_pow(u, -0.5, 1.0 / sqrt(u[0]))
+
+
+def _d_arccosh(x):
+    u = T.one_plus_sq(x, (x[0] - 1.0) * (x[0] + 1.0))
+    return T.s_pow(u, -0.5, 1.0 / sqrt(u[0]))
+
+
+def _expm1_series(x, ans):
+    out = T.s_exp(x, ans + 1.0)
+    out[0] = ans
+    return out
+
+
+def _log_base_series(c):
+    def fn(x, ans):
+        out = T.s_log(x, ans)
+        return [ans] + [None if v is None else v / c for v in out[1:]]
+    return fn
+
+
+def _cbrt_series(x, ans):
+    if isinstance(x[0], Tracer) or T.has_zero(x[0]):
+        return T.s_pow_at_zero(x, 1.0 / 3.0, ans)
+    return T.s_pow(x, 1.0 / 3.0, ans)
+
+
+def _real_cbrt(sp, x):
+    """The real cube root (NumPy's cbrt), not SymPy's principal root."""
+    third = sp.Rational(1, 3)
+    return sp.Piecewise((-((-x) ** third), x < 0), (x ** third, True))
+
+
+sin_p = unary("sin", math.sin, np.sin, lambda x, ans: cos(x), _sin_series, libm="sin", sympy="sin")
+cos_p = unary("cos", math.cos, np.cos, lambda x, ans: -sin(x), _cos_series, libm="cos", sympy="cos")
+tan_p = unary("tan", math.tan, np.tan, lambda x, ans: 1.0 + ans * ans,
+              lambda x, ans: T.s_tan(x, ans, 1.0), libm="tan", sympy="tan")
+arcsin_p = unary("arcsin", math.asin, np.arcsin, lambda x, ans: divide(1.0, sqrt(1.0 - x * x)),
+                 T.via_derivative(_d_arcsin), libm="asin", sympy="asin", safe=True)
+arccos_p = unary("arccos", math.acos, np.arccos, lambda x, ans: divide(-1.0, sqrt(1.0 - x * x)),
+                 T.via_derivative(lambda x: T.scale_all(_d_arcsin(x), -1.0)), libm="acos", sympy="acos",
+                 safe=True)
+arctan_p = unary("arctan", math.atan, np.arctan, lambda x, ans: divide(1.0, 1.0 + x * x),
+                 T.via_derivative(lambda x: T.s_recip(T.one_plus_sq(x, 1.0 + x[0] * x[0]))),
+                 libm="atan", sympy="atan")
+sinh_p = unary("sinh", math.sinh, np.sinh, lambda x, ans: cosh(x), _sinh_series, libm="sinh", sympy="sinh")
+cosh_p = unary("cosh", math.cosh, np.cosh, lambda x, ans: sinh(x), _cosh_series, libm="cosh", sympy="cosh")
+tanh_p = unary("tanh", math.tanh, np.tanh, lambda x, ans: 1.0 - ans * ans,
+               lambda x, ans: T.s_tan(x, ans, -1.0), libm="tanh", sympy="tanh")
+arcsinh_p = unary("arcsinh", math.asinh, np.arcsinh, lambda x, ans: divide(1.0, sqrt(x * x + 1.0)),
+                  T.via_derivative(_d_arcsinh), libm="asinh", sympy="asinh")
+arccosh_p = unary("arccosh", math.acosh, np.arccosh,
+                  lambda x, ans: divide(1.0, sqrt((x - 1.0) * (x + 1.0))),
+                  T.via_derivative(_d_arccosh), libm="acosh", sympy="acosh", safe=True)
+arctanh_p = unary("arctanh", math.atanh, np.arctanh, lambda x, ans: divide(1.0, (1.0 - x) * (1.0 + x)),
+                  T.via_derivative(lambda x: T.s_recip(T.one_minus_sq(x, (1.0 - x[0]) * (1.0 + x[0])))),
+                  libm="atanh", sympy="atanh", safe=True)
+exp_p = unary("exp", math.exp, np.exp, lambda x, ans: ans, T.s_exp, libm="exp", sympy="exp")
+exp2_p = unary("exp2", lambda x: 2.0 ** x, np.exp2, lambda x, ans: ans * _LN2,
+               lambda x, ans: T.s_exp(T.scale(x, _LN2), ans), libm="exp2", pymath=False,
+               sympy=lambda sp, x: sp.Integer(2) ** x)
+expm1_p = unary("expm1", math.expm1, np.expm1, lambda x, ans: ans + 1.0, _expm1_series, libm="expm1",
+                sympy=lambda sp, x: sp.exp(x) - 1)
+log_p = unary("log", math.log, np.log, lambda x, ans: divide(1.0, x), T.s_log, libm="log", sympy="log",
+              safe=True)
+log2_p = unary("log2", math.log2, np.log2, lambda x, ans: divide(1.0, x * _LN2), _log_base_series(_LN2),
+               libm="log2", sympy=lambda sp, x: sp.log(x, 2), safe=True)
+log10_p = unary("log10", math.log10, np.log10, lambda x, ans: divide(1.0, x * _LN10),
+                _log_base_series(_LN10), libm="log10", sympy=lambda sp, x: sp.log(x, 10), safe=True)
+log1p_p = unary("log1p", math.log1p, np.log1p, lambda x, ans: divide(1.0, 1.0 + x),
+                lambda x, ans: T.s_log([1.0 + x[0]] + list(x[1:]), ans), libm="log1p",
+                sympy=lambda sp, x: sp.log(1 + x), safe=True)
+sqrt_p = unary("sqrt", math.sqrt, np.sqrt, lambda x, ans: divide(0.5, ans), T.s_sqrt, libm="sqrt",
+               sympy="sqrt", safe=True)
+cbrt_p = unary("cbrt", None, np.cbrt, lambda x, ans: divide(1.0, 3.0 * ans * ans), _cbrt_series,
+               libm="cbrt", pymath=False, sympy=_real_cbrt, safe=True)
 
 sin, cos, tan = _call(sin_p), _call(cos_p), _call(tan_p)
 arcsin, arccos, arctan = _call(arcsin_p), _call(arccos_p), _call(arctan_p)
@@ -120,9 +209,28 @@ def _abs_deriv(x, ans):
     return sign(x)
 
 
+def _abs_series(series):
+    x = series[0]
+    if _is_complex(x[0]):
+        return _abs_complex_series(series)
+    sgn = sign(x[0])
+    return [bind(abs_p, x[0])] + [None if v is None else v * sgn for v in x[1:]]
+
+
 abs_p = Primitive("abs", _unary_impl(abs, np.abs))
 defjvp(abs_p, lambda t, ans, x: real(t * _abs_deriv(x, ans)) if _is_complex(x) else t * sign(x))
 defvjp(abs_p, lambda g, ans, x: g * _abs_deriv(x, ans))
+defelementwise(abs_p, _abs_series, numpy="abs", libm="fabs", sympy="Abs")
+
+
+def _abs_complex_series(series):
+    """|x| of a complex series: sqrt(x conj(x)), real."""
+    x = series[0]
+    xc = [None if v is None else conj(v) for v in x]
+    sq = T.s_mul(x, xc)
+    ans = bind(abs_p, x[0])
+    out = T.s_sqrt([ans * ans] + [None if v is None else real(v) for v in sq[1:]], ans)
+    return out
 
 
 def _is_complex(x):
@@ -137,31 +245,37 @@ def absolute(x):
 
 real_p = Primitive("real", np.real)
 deflinear(real_p, lambda g, ans, x: g * (1 + 0j) if _is_complex(x) else g)
+defelementwise(real_p, T.linear(real_p), numpy="real", sympy="re")
 imag_p = Primitive("imag", np.imag)
 deflinear(imag_p, lambda g, ans, x: g * -1j if _is_complex(x) else zeros_of(g))
+defelementwise(imag_p, T.linear(imag_p), numpy="imag", sympy="im")
 conj_p = Primitive("conj", np.conjugate)
 deflinear(conj_p, lambda g, ans, x: conj(g))
+defelementwise(conj_p, T.linear(conj_p), numpy="conjugate", sympy="conjugate")
 real, imag, conj = _call(real_p), _call(imag_p), _call(conj_p)
 
 
 # ------------------------------------------------- piecewise constant ------
 
-def _nondiff(name, fn, reason=None):
+def _nondiff(name, fn, reason=None, **scalar):
     p = Primitive(name, fn)
     defnondiff(p, reason or "piecewise constant: zero derivative where it exists")
-    return p
+    return defelementwise(p, **scalar)
 
 
-sign_p = _nondiff("sign", np.sign)
-floor_p = _nondiff("floor", np.floor)
-ceil_p = _nondiff("ceil", np.ceil)
-round_p = Primitive("round", lambda x, decimals=0: np.round(x, decimals))
-defnondiff(round_p)
-trunc_p = _nondiff("trunc", np.trunc)
-isnan_p = _nondiff("isnan", np.isnan, "boolean result")
-isinf_p = _nondiff("isinf", np.isinf, "boolean result")
-isfinite_p = _nondiff("isfinite", np.isfinite, "boolean result")
-logical_not_p = _nondiff("logical_not", np.logical_not, "boolean result")
+def _sympy_trunc(sp, x):
+    return sp.Piecewise((sp.floor(x), x >= 0), (sp.ceiling(x), True))
+
+
+sign_p = _nondiff("sign", np.sign, numpy="sign", sympy="sign")
+floor_p = _nondiff("floor", np.floor, numpy="floor", libm="floor", pymath=False, sympy="floor")
+ceil_p = _nondiff("ceil", np.ceil, numpy="ceil", libm="ceil", pymath=False, sympy="ceiling")
+round_p = _nondiff("round", lambda x, decimals=0: np.round(x, decimals))
+trunc_p = _nondiff("trunc", np.trunc, numpy="trunc", libm="trunc", pymath=False, sympy=_sympy_trunc)
+isnan_p = _nondiff("isnan", np.isnan, "boolean result", numpy="isnan")
+isinf_p = _nondiff("isinf", np.isinf, "boolean result", numpy="isinf")
+isfinite_p = _nondiff("isfinite", np.isfinite, "boolean result", numpy="isfinite")
+logical_not_p = _nondiff("logical_not", np.logical_not, "boolean result", numpy="logical_not", sympy="Not")
 sign, floor, ceil, trunc = _call(sign_p), _call(floor_p), _call(ceil_p), _call(trunc_p)
 isnan, isinf, isfinite = _call(isnan_p), _call(isinf_p), _call(isfinite_p)
 logical_not = _call(logical_not_p)
@@ -171,24 +285,25 @@ def round(x, decimals=0):  # noqa: A001  (mirrors numpy.round)
     return bind(round_p, x, decimals=decimals)
 
 
-def _binary_nondiff(name, op, np_fn):
+def _comparison(name, op, symbol, np_fn, sympy):
     def impl(x, y):
         if type(x) is float and type(y) is float:
             return op(x, y)
         return np_fn(x, y)
-    return _nondiff(name, impl, "comparison or logical operation: boolean result")
+    return _nondiff(name, impl, "comparison: boolean result", numpy=np_fn.__name__, op=symbol, sympy=sympy)
 
 
-lt_p = _binary_nondiff("less", operator.lt, np.less)
-le_p = _binary_nondiff("less_equal", operator.le, np.less_equal)
-gt_p = _binary_nondiff("greater", operator.gt, np.greater)
-ge_p = _binary_nondiff("greater_equal", operator.ge, np.greater_equal)
-eq_p = _binary_nondiff("equal", operator.eq, np.equal)
-ne_p = _binary_nondiff("not_equal", operator.ne, np.not_equal)
-and_p = _nondiff("logical_and", np.logical_and, "boolean result")
-or_p = _nondiff("logical_or", np.logical_or, "boolean result")
-xor_p = _nondiff("logical_xor", np.logical_xor, "boolean result")
-floor_divide_p = _nondiff("floor_divide", np.floor_divide)
+lt_p = _comparison("less", operator.lt, "<", np.less, "Lt")
+le_p = _comparison("less_equal", operator.le, "<=", np.less_equal, "Le")
+gt_p = _comparison("greater", operator.gt, ">", np.greater, "Gt")
+ge_p = _comparison("greater_equal", operator.ge, ">=", np.greater_equal, "Ge")
+eq_p = _comparison("equal", operator.eq, "==", np.equal, "Eq")
+ne_p = _comparison("not_equal", operator.ne, "!=", np.not_equal, "Ne")
+and_p = _nondiff("logical_and", np.logical_and, "boolean result", numpy="logical_and", sympy="And")
+or_p = _nondiff("logical_or", np.logical_or, "boolean result", numpy="logical_or", sympy="Or")
+xor_p = _nondiff("logical_xor", np.logical_xor, "boolean result", numpy="logical_xor", sympy="Xor")
+floor_divide_p = _nondiff("floor_divide", np.floor_divide, numpy="floor_divide",
+                          sympy=lambda sp, x, y: sp.floor(x / y))
 
 
 def _bin(p):
@@ -246,9 +361,23 @@ def _lift(t, ans):
 add_p = Primitive("add", operator.add)
 defjvp(add_p, lambda t, ans, x, y: _lift(t, ans), lambda t, ans, x, y: _lift(t, ans))
 defvjp(add_p, lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, g))
+defelementwise(add_p, lambda s: [add(s[0][0], s[1][0])] + [T.add(a, b) for a, b in zip(s[0][1:], s[1][1:])],
+               numpy="add", op="+", sympy=lambda sp, x, y: x + y)
 sub_p = Primitive("subtract", operator.sub)
 defjvp(sub_p, lambda t, ans, x, y: _lift(t, ans), lambda t, ans, x, y: _lift(-t, ans))
 defvjp(sub_p, lambda g, ans, x, y: unbroadcast(x, g), lambda g, ans, x, y: unbroadcast(y, -g))
+defelementwise(sub_p, lambda s: [subtract(s[0][0], s[1][0])] + [T.sub(a, b) for a, b in zip(s[0][1:], s[1][1:])],
+               numpy="subtract", op="-", sympy=lambda sp, x, y: x - y)
+
+
+def _product_series(p):
+    def rule(series):
+        x, y = series
+        out = T.s_mul(x, y)
+        out[0] = bind(p, x[0], y[0])
+        return out
+    return rule
+
 
 mul_p = Primitive("multiply", operator.mul)
 defjvp(mul_p, lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t)
@@ -262,6 +391,7 @@ def _mul_ct(g, other):
 
 
 defvjp(mul_p, lambda g, ans, x, y: unbroadcast(x, _mul_ct(g, y)), lambda g, ans, x, y: unbroadcast(y, _mul_ct(g, x)))
+defelementwise(mul_p, _product_series(mul_p), numpy="multiply", op="*", sympy=lambda sp, x, y: x * y)
 
 
 def _safe_mul_impl(g, d):
@@ -286,11 +416,22 @@ safe_mul_p = Primitive("safe_multiply", _safe_mul_impl)
 defjvp(safe_mul_p, lambda t, ans, g, d: safe_mul(t, d), lambda t, ans, g, d: safe_mul(g, t))
 defvjp(safe_mul_p, lambda c, ans, g, d: unbroadcast(g, safe_mul(c, d)),
        lambda c, ans, g, d: unbroadcast(d, safe_mul(c, g)))
+defelementwise(safe_mul_p, _product_series(safe_mul_p), sympy=lambda sp, x, y: x * y)
+
+
+def _div_series(series):
+    x, z = series
+    q0 = divide(x[0], z[0])
+    if T.is_const(z):
+        return [q0] + [None if v is None else v / z[0] for v in x[1:]]
+    return T.s_div(x, z, q0)
+
 
 div_p = Primitive("divide", _div_impl)
 defjvp(div_p, lambda t, ans, x, y: divide(t, y), lambda t, ans, x, y: divide(-t * ans, y))
 defvjp(div_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, divide(1.0, y))),
        lambda g, ans, x, y: unbroadcast(y, safe_mul(-g, divide(ans, y))))
+defelementwise(div_p, _div_series, numpy="divide", op="/", sympy=lambda sp, x, y: x / y)
 
 
 def _log_or_zero(x):
@@ -334,12 +475,62 @@ defjvp(pow_p, _pow_dx_jvp, lambda t, ans, x, y: t * (ans * _log_or_zero(x)))
 defvjp(pow_p, _pow_dx,
        lambda g, ans, x, y: unbroadcast(y, safe_mul(g, ans * _log_or_zero(x))))
 
+
+def _pow_series(series):
+    x, y = series
+    ans = power(x[0], y[0])
+    n = len(x)
+    if T.is_const(y):
+        r = y[0]
+        ri = T.small_int(r)
+        if ri == 0:
+            return [ans] + [None] * (n - 1)
+        if ri == 1:
+            return [ans] + list(x[1:])
+        # exact powering where the base may be 0 (the recurrence divides by x0); a
+        # traced base is not read (under jit a read would become a guard on its value)
+        maybe_zero = isinstance(x[0], Tracer) or T.has_zero(x[0])
+        if ri is not None and (ri == 2 or maybe_zero):
+            out = T.s_int_power(x, ri)
+            out[0] = ans
+            return out
+        if ri is None and maybe_zero:
+            if T.small_int_array(r):
+                return T.s_int_array_power(x, r, ans)
+            return T.s_pow_at_zero(x, r, ans)
+        return T.s_pow(x, r, ans)
+    if T.is_const(x):                        # c^y = exp(y log c)
+        return T.s_exp(T.scale(y, _log_or_zero(x[0])), ans)
+    return T.s_exp(T.s_mul(y, T.s_log(x, log(x[0]))), ans)
+
+
+defelementwise(pow_p, _pow_series, numpy="power", libm="pow", sympy=lambda sp, x, y: x ** y)
+
+
+def _arctan2_series(series):
+    """z = arctan2(y, x):  z' = (x y' - y x') / (x^2 + y^2)."""
+    y, x = series
+    n = len(x)
+    ans = arctan2(y[0], x[0])
+    if n == 1:
+        return [ans]
+    xt, yt = x[:n - 1], y[:n - 1]
+    num = [T.sub(a, b) for a, b in zip(T.s_mul(xt, T.deriv_series(y)), T.s_mul(yt, T.deriv_series(x)))]
+    den = [T.add(a, b) for a, b in zip(T.s_mul(xt, xt), T.s_mul(yt, yt))]
+    den[0] = x[0] * x[0] + y[0] * y[0]
+    if num[0] is None:
+        num[0] = zeros_of(ans)
+    q = T.s_div(num, den)
+    return [ans] + [None if v is None else v / (k + 1) for k, v in enumerate(q)]
+
+
 arctan2_p = Primitive("arctan2", lambda y, x: math.atan2(y, x) if type(y) is float and type(x) is float
                       else np.arctan2(y, x))
 defjvp(arctan2_p, lambda t, ans, y, x: divide(t * x, x * x + y * y),
        lambda t, ans, y, x: divide(-t * y, x * x + y * y))
 defvjp(arctan2_p, lambda g, ans, y, x: unbroadcast(y, safe_mul(g, divide(x, x * x + y * y))),
        lambda g, ans, y, x: unbroadcast(x, safe_mul(g, divide(-y, x * x + y * y))))
+defelementwise(arctan2_p, _arctan2_series, numpy="arctan2", libm="atan2", sympy="atan2")
 
 hypot_p = Primitive("hypot", lambda x, y: math.hypot(x, y) if type(x) is float and type(y) is float
                     else np.hypot(x, y))
@@ -358,6 +549,22 @@ defvjp(hypot_p, lambda g, ans, x, y: unbroadcast(x, safe_mul(g, _hypot_share(x, 
        lambda g, ans, x, y: unbroadcast(y, safe_mul(g, _hypot_share(y, ans))))
 
 
+def _hypot_series(series):
+    x, y = series
+    ans = hypot(x[0], y[0])
+    ssq = [None] + [T.add(a, b) for a, b in zip(T.s_mul(x, x)[1:], T.s_mul(y, y)[1:])]
+    if type(ans) is float:
+        return T.s_sqrt(ssq, ans) if ans else [ans] + [None] * (len(x) - 1)
+    # at the origin every coefficient is 0, as the first-order rules give (like abs at 0)
+    zero = equal(ans, 0.0)
+    out = T.s_sqrt(ssq, select(zero, 1.0, ans))
+    return [ans] + [None if v is None else select(zero, 0.0, v) for v in out[1:]]
+
+
+defelementwise(hypot_p, _hypot_series, numpy="hypot", libm="hypot",
+               sympy=lambda sp, x, y: sp.sqrt(x ** 2 + y ** 2))
+
+
 def _tie_weights(x, y, ans):
     """Where x wins (1), loses (0) or ties (1/2): the share of the derivative x gets."""
     if type(ans) is float:                       # scalar code (x and y are plain numbers)
@@ -366,23 +573,68 @@ def _tie_weights(x, y, ans):
     return select(x == y, np.full(shape_of(ans), 0.5, dt), S.astype(x == ans, dt))
 
 
+def _extremum_series(p):
+    """y_k = wx x_k + wy y_k with the tie weights of the primal."""
+    def rule(series):
+        x, y = series
+        ans = bind(p, x[0], y[0])
+        wx, wy = _tie_weights(x[0], y[0], ans), _tie_weights(y[0], x[0], ans)
+        return [ans] + [T.add(None if a is None else a * wx, None if b is None else b * wy)
+                        for a, b in zip(x[1:], y[1:])]
+    return rule
+
+
 maximum_p = Primitive("maximum", np.maximum)
 minimum_p = Primitive("minimum", np.minimum)
-for _p in (maximum_p, minimum_p):
+for _p, _sympy in ((maximum_p, "Max"), (minimum_p, "Min")):
     defjvp(_p, lambda t, ans, x, y: t * _tie_weights(x, y, ans),
            lambda t, ans, x, y: t * _tie_weights(y, x, ans))
     defvjp(_p, lambda g, ans, x, y: unbroadcast(x, g * _tie_weights(x, y, ans)),
            lambda g, ans, x, y: unbroadcast(y, g * _tie_weights(y, x, ans)))
+    defelementwise(_p, _extremum_series(_p), numpy=_p.impl.__name__, sympy=_sympy)
+
+
+def _logaddexp_series(series):
+    """z = a + log(1 + exp(b - a)) with a the larger argument (by the primal)."""
+    x, y = series
+    ans = logaddexp(x[0], y[0])
+    first = greater_equal(x[0], y[0])
+    shp = shape_of(ans)
+
+    def pick(c, a, b):
+        if a is None and b is None:
+            return None
+        return T.bcast(select(c, 0.0 if a is None else a, 0.0 if b is None else b), shp)
+    a = [pick(first, u, v) for u, v in zip(x, y)]
+    b = [pick(first, v, u) for u, v in zip(x, y)]
+    d = [T.sub(v, u) for u, v in zip(a, b)]
+    e = T.s_exp(d, exp(d[0]))
+    lv = T.s_log([1.0 + e[0]] + e[1:], log1p(e[0]))
+    return [ans] + [T.add(u, w) for u, w in zip(a[1:], lv[1:])]
+
 
 logaddexp_p = Primitive("logaddexp", np.logaddexp)
 defjvp(logaddexp_p, lambda t, ans, x, y: t * exp(x - ans), lambda t, ans, x, y: t * exp(y - ans))
 defvjp(logaddexp_p, lambda g, ans, x, y: unbroadcast(x, g * exp(x - ans)),
        lambda g, ans, x, y: unbroadcast(y, g * exp(y - ans)))
+defelementwise(logaddexp_p, _logaddexp_series, numpy="logaddexp",
+               sympy=lambda sp, x, y: sp.log(sp.exp(x) + sp.exp(y)))
+
+
+def _remainder_series(series):
+    x, y = series
+    ans = remainder(x[0], y[0])
+    if T.is_const(y):
+        return [ans] + list(x[1:])
+    q = floor_divide(x[0], y[0])         # piecewise constant
+    return [ans] + [T.sub(a, None if b is None else q * b) for a, b in zip(x[1:], y[1:])]
+
 
 mod_p = Primitive("remainder", np.remainder)
 defjvp(mod_p, lambda t, ans, x, y: _lift(t, ans), lambda t, ans, x, y: -t * floor_divide(x, y))
 defvjp(mod_p, lambda g, ans, x, y: unbroadcast(x, g),
        lambda g, ans, x, y: unbroadcast(y, -g * floor_divide(x, y)))
+defelementwise(mod_p, _remainder_series, numpy="remainder", sympy="Mod")
 
 add, subtract, multiply, divide = _bin(add_p), _bin(sub_p), _bin(mul_p), _bin(div_p)
 power, arctan2, hypot = _bin(pow_p), _bin(arctan2_p), _bin(hypot_p)
@@ -414,12 +666,14 @@ def _sinc_derivative(x, n):
     """
     z = np.abs(math.pi * x)
     out = np.zeros(x.shape, np.result_type(x.dtype, np.float64))
+    finite = np.isfinite(z)
+    out[~finite] = np.nan                            # as np.sinc(inf) and np.sinc(nan)
     small = z <= 1.0
-    zz = np.where(small, 1.0, z)
+    zz = np.where(small | ~finite, 1.0, z)
     k = np.minimum(np.floor(zz), n)                  # the largest Leibniz term is near k = |pi x|
     loss = math.lgamma(n + 1) - np.vectorize(math.lgamma, otypes=[float])(k + 1) - (n - k) * np.log(zz)
-    far = ~small & (loss <= math.log(10.0))
-    mid = ~small & ~far
+    far = finite & ~small & (loss <= math.log(10.0))
+    mid = finite & ~small & ~far
     if small.any():
         xs, acc, j = x[small], 0.0, (n + 1) // 2
         while True:                                   # sum_j (-1)^j pi^2j x^(2j-n) / ((2j+1) (2j-n)!)
@@ -458,9 +712,24 @@ def _sinc_impl(x, n=0):
     return out[()] if out.ndim == 0 else out
 
 
+def _sinc_series(series, n=0):
+    """sinc(x, n)^(j) = sinc(x, n + j): Faa di Bruno on those coefficients."""
+    x = series[0]
+    a = [bind(sinc_p, x[0], n=n)] + [bind(sinc_p, x[0], n=n + j) / float(math.factorial(j))
+                                      for j in range(1, len(x))]
+    return T.s_compose(x, a)
+
+
+def _sympy_sinc(sp, x, n=0):
+    t = sp.Dummy("t")
+    f = sp.sin(sp.pi * t) / (sp.pi * t)
+    return sp.limit(sp.diff(f, t, n), t, 0) if x == 0 else sp.diff(f, t, n).subs(t, x)
+
+
 sinc_p = Primitive("sinc", _sinc_impl)
 defjvp(sinc_p, lambda t, ans, x, n=0: t * bind(sinc_p, x, n=n + 1))
 defvjp(sinc_p, lambda g, ans, x, n=0: g * bind(sinc_p, x, n=n + 1))
+defelementwise(sinc_p, _sinc_series, sympy=_sympy_sinc)
 
 
 def sinc(x):
@@ -495,6 +764,7 @@ def _select_jvp(primals, tangents, params):
 
 
 jvp_rules[select_p] = _select_jvp
+defelementwise(select_p, T.linear(select_p, (False, True, True)))
 
 
 def select(c, x, y):
@@ -502,8 +772,8 @@ def select(c, x, y):
     return bind(select_p, c, x, y)
 
 
-stop_gradient_p = Primitive("stop_gradient", lambda x: x)
-defnondiff(stop_gradient_p, "its derivative is zero by definition")
+stop_gradient_p = _nondiff("stop_gradient", lambda x: x, "its derivative is zero by definition",
+                           sympy=lambda sp, x: x)
 
 
 def stop_gradient(x):

@@ -1,13 +1,15 @@
-"""Products: matmul and einsum (the multilinear primitives everything else uses)."""
+"""Products: matmul and einsum (the multilinear primitives everything else uses), with their rules."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..core import Primitive, bind, shape_of, dtype_of
-from ..rules import defjvp, defvjp, defjvp_full, defvjp_full
+from ..rules import defjvp, defvjp, defjvp_full, defvjp_full, batch_rules, taylor_rules
+from . import batch_rules as B
 from . import elementwise as E
 from . import shape as S
 from . import reductions as R
+from . import series as T
 
 
 def swap_last(x):
@@ -48,8 +50,52 @@ def _matmul_ct_b(g, ans, a, b):
     return E.unbroadcast(b, matmul(swap_last(a), g))
 
 
+def _matmul_batch(args, bdims):
+    (a, b), (da, db) = args, bdims
+    ra = B.ndim(a) - (da is not None)
+    rb = B.ndim(b) - (db is not None)
+    pad = B.pad_after_batch
+    if db is None:
+        a = B.to_front(a, da)
+        if ra == 1:                 # (B, k) @ b: a stack of row vectors
+            return bind(matmul_p, a, b), (0 if rb == 1 else rb - 2)
+        if rb == 2:                 # (B, ..., m, k) @ (k, n): one matrix product
+            sa = tuple(shape_of(a))
+            out = bind(matmul_p, S.reshape(a, (-1, sa[-1])), b)
+            return S.reshape(out, sa[:-1] + tuple(shape_of(b))[-1:]), 0
+        return bind(matmul_p, pad(a, rb - ra), b), 0
+    if da is None:
+        b = B.to_front(b, db)
+        if rb == 1:                 # a @ (k, B): the examples as columns
+            return bind(matmul_p, a, S.transpose(b, (1, 0))), ra - 1
+        if ra == 2:                 # (m, k) @ (B, ..., k, n): the examples side by side
+            sb = tuple(shape_of(b))
+            nd = len(sb)
+            perm = tuple(range(1, nd - 1)) + (0, nd - 1)          # (..., k, B, n)
+            bt = S.reshape(S.transpose(b, perm), sb[1:-1] + (sb[0] * sb[-1],))
+            out = bind(matmul_p, a, bt)                             # (..., m, B*n)
+            return S.reshape(out, tuple(shape_of(out))[:-1] + (sb[0], sb[-1])), nd - 2
+        return bind(matmul_p, a, pad(b, ra - rb)), 0
+    a, b = B.to_front(a, da), B.to_front(b, db)
+    if ra == 1 and rb == 1:
+        return bind(einsum_p, a, b, spec="zk,zk->z"), 0
+    if ra == 1:
+        sa = tuple(shape_of(a))
+        out = bind(matmul_p, S.reshape(a, sa[:1] + (1,) * (rb - 2) + (1,) + sa[1:]), b)
+        so = tuple(shape_of(out))
+        return S.reshape(out, so[:-2] + so[-1:]), 0
+    if rb == 1:
+        sb = tuple(shape_of(b))
+        out = bind(matmul_p, a, S.reshape(b, sb[:1] + (1,) * (ra - 2) + sb[1:] + (1,)))
+        return S.reshape(out, tuple(shape_of(out))[:-1]), 0
+    r = max(ra, rb)
+    return bind(matmul_p, pad(a, r - ra), pad(b, r - rb)), 0
+
+
 defjvp(matmul_p, lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t))
 defvjp(matmul_p, _matmul_ct_a, _matmul_ct_b)
+batch_rules[matmul_p] = _matmul_batch
+taylor_rules[matmul_p] = T.multilinear(matmul_p)
 
 
 # --------------------------------------------------------------- einsum ---
@@ -129,8 +175,20 @@ def _einsum_vjp(g, ans, primals, argnums, spec):
     return cts
 
 
+def _einsum_batch(args, bdims, spec):
+    ins, out = spec.split("->")
+    z = next(c for c in _LETTERS if c not in spec)        # a fresh letter for the batch axis
+    ops, subs = [], []
+    for a, d, sub in zip(args, bdims, ins.split(",")):
+        ops.append(a if d is None else B.to_front(a, d))
+        subs.append(sub if d is None else z + sub)
+    return bind(einsum_p, *ops, spec=",".join(subs) + "->" + z + out), 0
+
+
 defjvp_full(einsum_p, _einsum_jvp)
 defvjp_full(einsum_p, _einsum_vjp)
+batch_rules[einsum_p] = _einsum_batch
+taylor_rules[einsum_p] = T.multilinear(einsum_p)
 
 
 def einsum(spec, *operands, optimize=None):

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Primitive, Tracer, bind, shape_of, dtype_of
-from ..rules import defjvp_full, defvjp, deflinear, defnondiff
+from ..rules import defjvp_full, defvjp, deflinear, defnondiff, batch_rules, taylor_rules
+from . import batch_rules as B
 from . import elementwise as E
+from . import series as T
 from . import shape as S
 
 
@@ -84,6 +86,8 @@ def _sum_impl(x, axes, keepdims):
 
 reduce_sum_p = Primitive("reduce_sum", _sum_impl)
 deflinear(reduce_sum_p, lambda g, ans, x, axes, keepdims: expand_back(g, x, axes, keepdims))
+batch_rules[reduce_sum_p] = B.reduce_axes(reduce_sum_p)
+taylor_rules[reduce_sum_p] = T.linear(reduce_sum_p)
 
 
 def _masked(x, where, fill):
@@ -136,6 +140,15 @@ def _extremum(name, np_fn):
     defjvp_full(p, jvp)
     defvjp(p, lambda g, ans, x, axes, keepdims:
            expand_back(g, x, axes, keepdims) * weights(x, ans, axes, keepdims))
+
+    def taylor(series, axes, keepdims):
+        x = series[0]
+        ans = bind(p, x[0], axes=axes, keepdims=keepdims)
+        hit = E.equal(x[0], _keep(x[0], ans, axes, keepdims)) * 1.0
+        w = hit / sum(hit, axis=axes, keepdims=True)
+        return [ans] + [None if v is None else sum(v * w, axis=axes, keepdims=keepdims) for v in x[1:]]
+    batch_rules[p] = B.reduce_axes(p)
+    taylor_rules[p] = taylor
     return p
 
 
@@ -210,6 +223,37 @@ defvjp(reduce_prod_p, lambda g, ans, x, axes, keepdims:
        expand_back(g, x, axes, keepdims) * _prod_of_others(x, axes))
 
 
+def _prod_taylor(series, axes, keepdims):
+    """A balanced tree of Cauchy products over the reduced elements (exact with zeros)."""
+    x = series[0]
+    ans = bind(reduce_prod_p, x[0], axes=axes, keepdims=keepdims)
+    xs = shape_of(x[0])
+    keep = [i for i in range(len(xs)) if i not in axes]
+    lead = tuple(xs[i] for i in keep)
+    m = int(np.prod([xs[a] for a in axes], dtype=np.int64))
+    if m == 0:
+        return [ans] + [None] * (len(x) - 1)
+    perm = tuple(keep) + tuple(axes)
+    cur = [None if c is None else S.reshape(S.transpose(c, perm), lead + (m,)) for c in x]
+    while m > 1:
+        if m % 2:                                   # pad with a factor 1 (series 1, 0, 0, ...)
+            pad = lead + (1,)
+            cur = [None if c is None else
+                   S.concatenate([c, np.ones(pad) if k == 0 else np.zeros(pad)], axis=-1)
+                   for k, c in enumerate(cur)]
+            m += 1
+        a = [None if c is None else S.getitem(c, (Ellipsis, slice(0, None, 2))) for c in cur]
+        b = [None if c is None else S.getitem(c, (Ellipsis, slice(1, None, 2))) for c in cur]
+        cur = T.s_mul(a, b)
+        m //= 2
+    shp = shape_of(ans)
+    return [ans] + [None if c is None else S.reshape(c, shp) for c in cur[1:]]
+
+
+batch_rules[reduce_prod_p] = B.reduce_axes(reduce_prod_p)
+taylor_rules[reduce_prod_p] = _prod_taylor
+
+
 def prod(x, axis=None, keepdims=False, dtype=None, initial=None, where=None):
     """`numpy.prod`; `where=` masks entries out (as factors of 1), `initial` multiplies in."""
     if dtype is not None:
@@ -223,6 +267,8 @@ def prod(x, axis=None, keepdims=False, dtype=None, initial=None, where=None):
 
 cumsum_p = Primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
 deflinear(cumsum_p, lambda g, ans, x, axis: S.flip(cumsum(S.flip(g, axis), axis), axis))
+batch_rules[cumsum_p] = B.along_axis(cumsum_p)
+taylor_rules[cumsum_p] = T.linear(cumsum_p)
 
 
 def _flat_axis(x, axis):
@@ -242,6 +288,33 @@ defjvp_full(cumprod_p, lambda primals, tangents, axis: (
     lambda ans: (ans, None if tangents[0] is None else ans * cumsum(E.divide(tangents[0], primals[0]), axis)))(
         bind(cumprod_p, primals[0], axis=axis)))
 defvjp(cumprod_p, lambda g, ans, x, axis: E.divide(S.flip(cumsum(S.flip(g * ans, axis), axis), axis), x))
+
+
+def _shift_in(c, s, axis, fill_one):
+    """c shifted by s along axis, the first s slots filled with 1 (fill_one) or 0."""
+    shp = list(shape_of(c))
+    n = shp[axis]
+    shp[axis] = s
+    fill = np.ones(shp) if fill_one else np.zeros(shp)
+    return S.concatenate([fill, S.getitem(c, (slice(None),) * axis + (slice(0, n - s),))], axis=axis)
+
+
+def _cumprod_taylor(series, axis):
+    """Hillis-Steele scan: y_i <- y_i * y_{i-s} for s = 1, 2, 4, ... (exact with zeros)."""
+    x = series[0]
+    ans = bind(cumprod_p, x[0], axis=axis)
+    n = shape_of(x[0])[axis]
+    cur = list(x)
+    s = 1
+    while s < n:
+        shifted = [None if c is None else _shift_in(c, s, axis, k == 0) for k, c in enumerate(cur)]
+        cur = T.s_mul(cur, shifted)
+        s *= 2
+    return [ans] + cur[1:]
+
+
+batch_rules[cumprod_p] = B.along_axis(cumprod_p)
+taylor_rules[cumprod_p] = _cumprod_taylor
 
 
 def cumprod(x, axis=None):
@@ -270,6 +343,11 @@ for _p in (argmax_p, argmin_p, argsort_p):
     defnondiff(_p, "integer result (an index)")
 for _p in (any_p, all_p):
     defnondiff(_p, "boolean result")
+batch_rules[argmax_p] = B.arg_reduce(argmax_p)
+batch_rules[argmin_p] = B.arg_reduce(argmin_p)
+batch_rules[argsort_p] = B.along_axis(argsort_p)
+batch_rules[any_p] = B.reduce_axes(any_p)
+batch_rules[all_p] = B.reduce_axes(all_p)
 
 
 def argmax(x, axis=None, keepdims=False):

@@ -1,4 +1,4 @@
-"""Shape, indexing and update primitives, with their derivative rules.
+"""Shape, indexing and update primitives, each with all its rules.
 
 Index arguments are static (concrete) parameters: slices, integers, integer
 arrays and boolean masks.  A traced integer used as an index is read as its
@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Primitive, Tracer, bind, shape_of, dtype_of, concrete
-from ..rules import defjvp_full, defvjp, defvjp_full, deflinear
+from ..rules import defjvp_full, defvjp, defvjp_full, deflinear, batch_rules, taylor_rules
+from . import batch_rules as B
 from . import elementwise as E
+from . import series as T
 
 
 def normalize_axis(axis, ndim):
@@ -41,6 +43,16 @@ reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
 deflinear(reshape_p, lambda g, ans, x, shape: reshape(g, shape_of(x)))
 
 
+def _reshape_batch(args, bdims, shape):
+    (x,), (d,) = args, bdims
+    x = B.to_front(x, d)
+    return bind(reshape_p, x, shape=(shape_of(x)[0],) + tuple(shape)), 0
+
+
+batch_rules[reshape_p] = _reshape_batch
+taylor_rules[reshape_p] = T.linear(reshape_p)
+
+
 def reshape(x, shape, order="C"):
     """`numpy.reshape`; order='F' reads and writes in column-major order (through transposes)."""
     xs = shape_of(x)
@@ -61,6 +73,16 @@ transpose_p = Primitive("transpose", lambda x, axes: np.transpose(x, axes))
 deflinear(transpose_p, lambda g, ans, x, axes: transpose(g, tuple(np.argsort(axes))))
 
 
+def _transpose_batch(args, bdims, axes):
+    (x,), (d,) = args, bdims
+    perm = (d,) + tuple(B.ex_to_batched(a, d) for a in axes)
+    return bind(transpose_p, x, axes=perm), 0
+
+
+batch_rules[transpose_p] = _transpose_batch
+taylor_rules[transpose_p] = T.linear(transpose_p)
+
+
 def transpose(x, axes=None):
     ndim = len(shape_of(x))
     axes = tuple(reversed(range(ndim))) if axes is None else tuple(normalize_axis(a, ndim) for a in axes)
@@ -71,6 +93,17 @@ def transpose(x, axes=None):
 
 broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
 deflinear(broadcast_to_p, lambda g, ans, x, shape: E.unbroadcast(x, g))
+
+
+def _broadcast_to_batch(args, bdims, shape):
+    (x,), (d,) = args, bdims
+    x = B.to_front(x, d)
+    x = B.pad_after_batch(x, len(shape) - (B.ndim(x) - 1))
+    return bind(broadcast_to_p, x, shape=(shape_of(x)[0],) + tuple(shape)), 0
+
+
+batch_rules[broadcast_to_p] = _broadcast_to_batch
+taylor_rules[broadcast_to_p] = T.linear(broadcast_to_p)
 
 
 def broadcast_to(x, shape):
@@ -105,6 +138,17 @@ def _convert_jvp(primals, tangents, dtype):
 convert_p = Primitive("convert_element_type", lambda x, dtype: np.asarray(x).astype(dtype))
 defjvp_full(convert_p, _convert_jvp)
 defvjp(convert_p, _convert_transpose)
+_convert_linear = T.linear(convert_p)
+
+
+def _convert_taylor(series, dtype):
+    if not np.issubdtype(np.dtype(dtype), np.inexact):      # to integers or booleans: a constant
+        return [bind(convert_p, series[0][0], dtype=dtype)] + [None] * (len(series[0]) - 1)
+    return _convert_linear(series, dtype=dtype)
+
+
+batch_rules[convert_p] = B.elementwise(convert_p)
+taylor_rules[convert_p] = _convert_taylor
 
 
 # ---------------------------------------------------------- concatenate ---
@@ -130,8 +174,17 @@ def _concat_vjp(g, ans, primals, argnums, axis):
             for i in argnums]
 
 
+def _concat_batch(args, bdims, axis):
+    if all(d is not None for d in bdims) and len(set(bdims)) == 1:
+        d = bdims[0]
+        return bind(concatenate_p, *args, axis=B.ex_to_batched(axis, d)), d
+    return bind(concatenate_p, *B.front(args, bdims), axis=axis + 1), 0
+
+
 defjvp_full(concatenate_p, _concat_jvp)
 defvjp_full(concatenate_p, _concat_vjp)
+batch_rules[concatenate_p] = _concat_batch
+taylor_rules[concatenate_p] = T.linear(concatenate_p)
 
 
 def concatenate(xs, axis=0):
@@ -184,6 +237,50 @@ getitem_p = Primitive("getitem", lambda x, idx: np.asarray(x)[idx] if not isinst
 deflinear(getitem_p, lambda g, ans, x, idx: index_add(zeros_view(shape_of(x), dtype_of(g)), idx, g))
 
 
+def _is_int(i):
+    return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+
+
+def _adv_layout(idx, nd):
+    """Where the batch axis lands in x_b[(slice(None),) + idx], x_b's examples of rank nd.
+
+    With no advanced index, or with the advanced indices adjacent, the batch
+    axis stays first; otherwise NumPy moves the broadcast advanced axes to the
+    front and the batch axis follows them.
+    """
+    full = list(idx)        # an Ellipsis (even an empty one) or None between them breaks adjacency
+    if not any(isinstance(i, (np.ndarray, bool, np.bool_)) for i in full):
+        return 0
+    pos, shapes = [], []
+    for k, i in enumerate(full):
+        if isinstance(i, np.ndarray):
+            pos.append(k)
+            if i.dtype == bool:                     # a mask: one axis of its true entries
+                shapes.append((int(np.count_nonzero(i)),) if i.ndim else (int(i),))
+            else:
+                shapes.append(i.shape)
+        elif isinstance(i, (bool, np.bool_)):
+            pos.append(k)
+            shapes.append((int(i),))
+        elif _is_int(i):
+            pos.append(k)
+            shapes.append(())
+    if pos == list(range(pos[0], pos[0] + len(pos))):
+        return 0
+    return len(np.broadcast_shapes(*shapes))
+
+
+def _getitem_batch(args, bdims, idx):
+    (x,), (d,) = args, bdims
+    x = B.to_front(x, d)
+    out = bind(getitem_p, x, idx=(slice(None),) + tuple(idx))
+    return out, _adv_layout(idx, B.ndim(x) - 1)
+
+
+batch_rules[getitem_p] = _getitem_batch
+taylor_rules[getitem_p] = T.linear(getitem_p)
+
+
 def getitem(x, idx):
     return bind(getitem_p, x, idx=_static_index(idx))
 
@@ -217,9 +314,44 @@ def _index_add_impl(x, y, idx):
     return out
 
 
+def _target_shape(xshape, idx):
+    """Shape of x[idx] for an example x of shape xshape (no copy of x is made)."""
+    return np.broadcast_to(np.zeros((), np.int8), xshape)[idx].shape
+
+
+def _update_batch(p):
+    """Batching rule of index_add and index_set (x, y, idx=...)."""
+    def rule(args, bdims, idx):
+        (x, y), (dx, dy) = args, bdims
+        n = B.batch_size(args, bdims)
+        if dx is None:
+            xs = tuple(shape_of(x))
+            xb = broadcast_to(x if hasattr(x, "shape") else np.asarray(x), (n,) + xs)
+        else:
+            xb = B.to_front(x, dx)
+            xs = tuple(shape_of(xb))[1:]
+        target = _target_shape(xs, idx)
+        pos = _adv_layout(idx, len(xs))
+        ys = tuple(shape_of(y))
+        if dy is not None:
+            ys = ys[:dy] + ys[dy + 1:]
+        while len(ys) > len(target) and ys[0] == 1:     # NumPy drops leading 1s of the value
+            ys = ys[1:]
+        full = (1,) * (len(target) - len(ys)) + ys
+        if dy is None:
+            if pos:                                 # the batch axis sits inside the target
+                y = reshape(y, full[:pos] + (1,) + full[pos:])
+        else:
+            y = B.move(reshape(B.to_front(y, dy), (n,) + full), 0, pos)
+        return bind(p, xb, y, idx=(slice(None),) + tuple(idx)), 0
+    return rule
+
+
 index_add_p = Primitive("index_add", _index_add_impl)
 deflinear(index_add_p, lambda g, ans, x, y, idx: g,
           lambda g, ans, x, y, idx: E.unbroadcast(y, getitem(g, idx)))
+batch_rules[index_add_p] = _update_batch(index_add_p)
+taylor_rules[index_add_p] = T.linear(index_add_p, [True, True])
 
 
 def index_add(x, idx, y):
@@ -247,6 +379,8 @@ def _index_set_jvp(primals, tangents, idx):
 defjvp_full(index_set_p, _index_set_jvp)
 defvjp(index_set_p, lambda g, ans, x, y, idx: index_set(g, idx, 0.0),
        lambda g, ans, x, y, idx: E.unbroadcast(y, getitem(g, idx)))
+batch_rules[index_set_p] = _update_batch(index_set_p)
+taylor_rules[index_set_p] = T.linear(index_set_p, [True, True])
 
 
 def index_set(x, idx, y):
@@ -311,6 +445,16 @@ def _pad_impl(x, widths):
 pad_p = Primitive("pad", _pad_impl)
 deflinear(pad_p, lambda g, ans, x, widths: getitem(
     g, tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, shape_of(x)))))
+
+
+def _pad_batch(args, bdims, widths):
+    (x,), (d,) = args, bdims
+    w = tuple(widths[:d]) + ((0, 0),) + tuple(widths[d:])
+    return bind(pad_p, x, widths=w), d
+
+
+batch_rules[pad_p] = _pad_batch
+taylor_rules[pad_p] = T.linear(pad_p)
 
 
 _PAD_KWARGS = {"constant": {"constant_values"}, "empty": set(), "edge": set(), "wrap": set(),
@@ -464,6 +608,28 @@ deflinear(take_along_axis_p, lambda g, ans, x, idx, axis: scatter_add_along_axis
     np.zeros(shape_of(x), dtype_of(g)), idx, g, axis), None)
 deflinear(scatter_add_along_axis_p, lambda g, ans, x, idx, y, axis: g, None,
           lambda g, ans, x, idx, y, axis: E.unbroadcast(y, take_along_axis(g, idx, axis)))
+
+
+def _take_along_axis_batch(args, bdims, axis):
+    # both operands in front (an unbatched one broadcast, so that the derivative rules,
+    # which scatter into an array of x's shape, see matching shapes)
+    x, idx = B.front(args, bdims)
+    return bind(take_along_axis_p, x, idx, axis=axis + 1), 0
+
+
+def _scatter_add_along_axis_batch(args, bdims, axis):
+    (x, idx, y), (dx, di, dy) = args, bdims
+    x, idx = B.front([x, idx], [dx, di], B.batch_size(args, bdims))
+    if dy is not None:                      # y broadcasts against one example's indices
+        y = B.to_front(y, dy)
+        y = B.pad_after_batch(y, B.ndim(idx) - B.ndim(y))
+    return bind(scatter_add_along_axis_p, x, idx, y, axis=axis + 1), 0
+
+
+batch_rules[take_along_axis_p] = _take_along_axis_batch
+taylor_rules[take_along_axis_p] = T.linear(take_along_axis_p, [True, False])
+batch_rules[scatter_add_along_axis_p] = _scatter_add_along_axis_batch
+taylor_rules[scatter_add_along_axis_p] = T.linear(scatter_add_along_axis_p, [True, False, True])
 
 
 def take_along_axis(x, indices, axis):

@@ -18,9 +18,10 @@ import math
 
 import numpy as np
 
-from ..core import Primitive, bind
+from ..core import Primitive, bind, concrete
 from ..rules import defjvp, defvjp
 from . import elementwise as E
+from . import series as T
 
 try:
     import scipy.special as _sc
@@ -157,15 +158,81 @@ else:                      # pragma: no cover
     _gammaln, _digamma, _polygamma = np_gammaln, np_digamma, np_polygamma
 
 
-erf_p = E.unary("erf", math.erf, _erf, lambda x, ans: _TWO_OVER_SQRT_PI * E.exp(-(x * x)))
-erfc_p = E.unary("erfc", math.erfc, _erfc, lambda x, ans: -_TWO_OVER_SQRT_PI * E.exp(-(x * x)))
-erfinv_p = E.safe_unary("erfinv", None, _erfinv, lambda x, ans: _SQRT_PI_OVER_TWO * E.exp(ans * ans))
-gammaln_p = E.unary("gammaln", math.lgamma, _gammaln, lambda x, ans: digamma(x))
-digamma_p = E.unary("digamma", None, _digamma, lambda x, ans: polygamma(1, x))
+def _neg_sq(x):
+    """Series of -x^2."""
+    sq = T.s_mul(x, x)
+    return [-(x[0] * x[0])] + [None if v is None else -v for v in sq[1:]]
+
+
+def _d_erf(x):
+    """Series of erf'(x) = 2/sqrt(pi) exp(-x^2)."""
+    u = _neg_sq(x)
+    return T.scale_all(T.s_exp(u, E.exp(u[0])), _TWO_OVER_SQRT_PI)
+
+
+def _erfinv_series(x, y0):
+    """y' = (sqrt(pi)/2) exp(y^2) x', with e = (sqrt(pi)/2) exp(y^2) built alongside y."""
+    n = len(x)
+    jx = [(j, v * j) for j, v in T.nonzero(x)]
+    y = [y0] + [None] * (n - 1)
+    v = [y0 * y0] + [None] * (n - 1)                        # y^2
+    e = [E.exp(v[0]) * _SQRT_PI_OVER_TWO] + [None] * (n - 1)
+    for k in range(1, n):
+        acc = None
+        for j, a in jx:
+            if j > k:
+                break
+            if e[k - j] is not None:
+                acc = T.add(acc, a * e[k - j])
+        y[k] = None if acc is None else acc / k
+        if k == n - 1:
+            break
+        for i in range(k + 1):
+            if y[i] is not None and y[k - i] is not None:
+                v[k] = T.add(v[k], y[i] * y[k - i])
+        acc = None
+        for i in range(1, k + 1):
+            if v[i] is not None and e[k - i] is not None:
+                acc = T.add(acc, (v[i] * i) * e[k - i])
+        e[k] = None if acc is None else acc / k
+    return y
+
+
+def _from_polygamma(shift):
+    """Series of f with f^(m) = polygamma(m + shift, .) for m >= 1 (gammaln: -1, digamma: 0)."""
+    def fn(x, ans):
+        a = [ans] + [polygamma(m + shift, x[0]) / float(math.factorial(m)) for m in range(1, len(x))]
+        return T.s_compose(x, a)
+    return fn
+
+
+erf_p = E.unary("erf", math.erf, _erf, lambda x, ans: _TWO_OVER_SQRT_PI * E.exp(-(x * x)),
+                T.via_derivative(_d_erf), libm="erf", sympy="erf")
+erfc_p = E.unary("erfc", math.erfc, _erfc, lambda x, ans: -_TWO_OVER_SQRT_PI * E.exp(-(x * x)),
+                 T.via_derivative(lambda x: T.scale_all(_d_erf(x), -1.0)), libm="erfc", sympy="erfc")
+erfinv_p = E.unary("erfinv", None, _erfinv, lambda x, ans: _SQRT_PI_OVER_TWO * E.exp(ans * ans),
+                   _erfinv_series, safe=True, sympy="erfinv")
+gammaln_p = E.unary("gammaln", math.lgamma, _gammaln, lambda x, ans: digamma(x), _from_polygamma(-1),
+                    libm="lgamma", sympy="loggamma")
+digamma_p = E.unary("digamma", None, _digamma, lambda x, ans: polygamma(1, x), _from_polygamma(0),
+                    sympy=lambda sp, x: sp.polygamma(0, x))
+
+
+def _polygamma_series(series):
+    """polygamma(n, .)^(j) = polygamma(n + j, .): Faa di Bruno on those coefficients."""
+    n, x = series
+    if not T.is_const(n):
+        raise TypeError("polygamma: the order n cannot carry a Taylor series")
+    m = np.asarray(concrete(n[0]))
+    ans = bind(polygamma_p, n[0], x[0])
+    a = [ans] + [polygamma(m + j, x[0]) / float(math.factorial(j)) for j in range(1, len(x))]
+    return T.s_compose(x, a)
+
 
 polygamma_p = Primitive("polygamma", lambda n, x: _polygamma(n, x))
 defjvp(polygamma_p, None, lambda t, ans, n, x: t * polygamma(n + 1, x))
 defvjp(polygamma_p, None, lambda g, ans, n, x: E.unbroadcast(x, g * polygamma(n + 1, x)))
+E.defelementwise(polygamma_p, _polygamma_series, sympy="polygamma")
 
 
 def erf(x):
