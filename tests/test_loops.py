@@ -221,6 +221,176 @@ def test_body_with_python_control_flow_on_a_carry_stays_exact():
         assert cr.jit(f)(x) == g(x)
 
 
+# ------------------------------------------------------------- checkpointing ---
+
+W = np.array([[0.5, -0.2], [0.1, 0.4]])
+XS = np.linspace(-1, 1, 20).reshape(10, 2)
+N = len(XS)
+
+
+def _rnn(checkpoint, reverse=False):
+    """A pytree carry, xs, ys in the loss, a closure parameter: loss(w, h0, xs)."""
+    def f(w, h0, xs):
+        def cell(carry, x):
+            h = cnp.tanh(w @ carry["h"] + x) * carry["s"]
+            return {"h": h, "s": carry["s"] + 0.1 * cnp.sin(h[1])}, h[0] * x[1]
+        carry, ys = cr.scan(cell, {"h": h0, "s": 1.0}, xs, reverse=reverse, checkpoint=checkpoint)
+        return carry["s"] * cnp.sum(carry["h"]) + cnp.sum(ys ** 2)
+    return f
+
+
+def _rnn_py(reverse=False):
+    def g(w, h0, xs):
+        h, s, total = h0, 1.0, 0.0
+        for x in (xs[::-1] if reverse else xs):
+            h = np.tanh(w @ h + x) * s
+            s = s + 0.1 * np.sin(h[1])
+            total = total + (h[0] * x[1]) ** 2
+        return s * np.sum(h) + total
+    return g
+
+
+CHECKPOINTS = [1, 3, 4, N, N + 5, "sqrt"]          # 3 and 4 do not divide N; "sqrt" is 4
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_checkpointed_scan_gradients_equal_saving_every_carry(checkpoint, reverse):
+    f, f0, g = _rnn(checkpoint, reverse), _rnn(None, reverse), _rnn_py(reverse)
+    h0 = np.array([0.3, -0.1])
+    args = (W, h0, XS)
+    assert f(*args) == pytest.approx(g(*args), rel=1e-14)
+    every = (0, 1, 2)
+    want = cr.grad(g, every)(*args)
+    for a in every:
+        np.testing.assert_allclose(want[a], fd_grad(lambda v: g(*args[:a], v, *args[a + 1:]), args[a]),
+                                   rtol=1e-6, atol=1e-8)
+    for grad in (cr.grad(f, every), cr.jit(cr.grad(f, every))):
+        got, ref = grad(*args), cr.grad(f0, every)(*args)
+        for a in every:
+            np.testing.assert_allclose(got[a], ref[a], rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(got[a], want[a], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("checkpoint", [1, 3, N + 5])
+def test_checkpointed_scan_hessian_and_vmap_of_grad(checkpoint, reverse):
+    f, f0, g = _rnn(checkpoint, reverse), _rnn(None, reverse), _rnn_py(reverse)
+    h0 = np.array([0.3, -0.1])
+    hess = cr.hessian(f, 1)(W, h0, XS)
+    np.testing.assert_allclose(hess, cr.hessian(f0, 1)(W, h0, XS), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hess, cr.hessian(g, 1)(W, h0, XS), rtol=1e-10, atol=1e-12)
+    hh = cr.jit(cr.grad(lambda h: cr.grad(f, 1)(W, h, XS)[0]))(h0)       # grad of grad, jit
+    np.testing.assert_allclose(hh, cr.grad(lambda h: cr.grad(f0, 1)(W, h, XS)[0])(h0), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hh, cr.grad(lambda h: cr.grad(g, 1)(W, h, XS)[0])(h0), rtol=1e-10, atol=1e-12)
+    hs = np.array([[0.3, -0.1], [0.2, 0.5], [-0.4, 0.1]])
+    want = [cr.grad(g, 0)(W, h, XS) for h in hs]
+    for vg in (cr.vmap(cr.grad(f, 0), (None, 0, None)), cr.jit(cr.vmap(cr.grad(f, 0), (None, 0, None)))):
+        np.testing.assert_allclose(vg(W, hs, XS), want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("checkpoint", [1, 3, 6, 40, "sqrt"])
+def test_scalar_scan_checkpointed_every_mode(checkpoint):
+    def f(x, reverse=False):
+        def step(c, xi):
+            return c * cnp.cos(xi) + 0.3 * cnp.sin(c) * xi, c * c * xi
+        c, ys = cr.scan(step, x, np.linspace(0.1, 1.0, 6), reverse=reverse, checkpoint=checkpoint)
+        return c + cnp.sum(ys * ys)
+    for reverse in (False, True):
+        fc = lambda v: f(v, reverse)
+        g = lambda v: _scan_py(v, reverse)
+        x = 0.7
+        want = cr.grad(g)(x)
+        assert cr.grad(fc)(x) == pytest.approx(want, rel=1e-13)
+        assert cr.jit(cr.grad(fc))(x) == pytest.approx(want, rel=1e-13)
+        assert cr.grad(cr.grad(cr.grad(fc)))(x) == pytest.approx(cr.grad(cr.grad(cr.grad(g)))(x), rel=1e-11)
+        assert cr.jacfwd(cr.grad(fc))(x) == pytest.approx(cr.hessian(g)(x), rel=1e-12)   # jvp of grad
+        assert cr.grad(lambda v: cr.jvp(fc, (v,), (1.0,))[1])(x) == pytest.approx(cr.hessian(g)(x), rel=1e-12)
+        assert cr.derivative(fc, order=3)(x) == pytest.approx(cr.derivative(g, order=3)(x), rel=1e-11)
+
+
+@pytest.mark.parametrize("checkpoint", [None, 3])
+def test_checkpointed_scan_without_carry(checkpoint):
+    def f(w, xs):
+        return cnp.sum(cr.scan(lambda c, x: (c, cnp.sin(x) * w), None, xs, checkpoint=checkpoint)[1] ** 2)
+    g = lambda w, xs: np.sum((np.sin(xs) * w) ** 2)
+    xs = np.linspace(0.1, 1.0, 7)
+    for a in (0, 1):
+        np.testing.assert_allclose(cr.jit(cr.grad(f, a))(0.7, xs), cr.grad(g, a)(0.7, xs), rtol=1e-13)
+
+
+def test_fori_loop_checkpoint_matches_python_loop():
+    want = cr.grad(lorenz_python)(P)
+    for checkpoint in (1, 7, 40, 45, "sqrt"):
+        def f(p, checkpoint=checkpoint):
+            y = cr.fori_loop(0, 40, lambda i, y: rk4(y, p), np.ones(3), checkpoint=checkpoint)
+            return cnp.sum(y ** 2)
+        np.testing.assert_allclose(cr.grad(f)(P), cr.grad(lorenz_fori)(P), rtol=1e-12)
+        np.testing.assert_allclose(cr.jit(cr.grad(f))(P), want, rtol=1e-12)
+    np.testing.assert_allclose(cr.hessian(f)(P), cr.hessian(lorenz_python)(P), rtol=1e-9)
+    g = lambda x: cr.fori_loop(0, 7, lambda i, v: v * 1.5 + 0.1 * i * cnp.sin(v), x, checkpoint=2)
+    assert cr.jit(cr.grad(g))(0.4) == pytest.approx(cr.grad(lambda x: cr.fori_loop(0, 7, lambda i, v: v * 1.5
+                                                    + 0.1 * i * cnp.sin(v), x))(0.4), rel=1e-13)
+    assert cr.fori_loop(0, 5, lambda i, v: v + i, 0.0, checkpoint=2) == 10.0       # eager: no effect
+
+
+def test_while_loop_checkpoint():
+    f = lambda x, ck: cnp.sum(cr.while_loop(lambda v: v[0] < 10.0, lambda v: v * 1.5 + cnp.sin(v) * 0.1, x,
+                                            checkpoint=ck) ** 2)
+    for x0 in (np.array([0.3, 1.0]), np.array([12.0, 0.0])):      # 5 trips, 0 trips
+        want = cr.grad(lambda x: f(x, None))(x0)
+        for ck in (2, "sqrt"):
+            np.testing.assert_allclose(cr.grad(lambda x: f(x, ck))(x0), want, rtol=1e-13)
+            np.testing.assert_allclose(cr.jit(cr.grad(lambda x: f(x, ck)))(x0), want, rtol=1e-13)
+
+
+def _saved_rows(n, checkpoint, reverse=False):
+    """Rows of the carries the forward rule of an n-step scan saves: (segment starts, others)."""
+    prog, _ = loops.stage_body(lambda c, x: [c * cnp.cos(x), c * x], [0.5, 0.1])
+    params = dict(body=prog, n_consts=0, n_carry=1, length=n, reverse=reverse, checkpoint=checkpoint)
+    out, saved = loops._scan_fwd([0.5, np.linspace(0, 1, n)], params)
+    want = cr.scan(lambda c, x: (c * cnp.cos(x), c * x), 0.5, np.linspace(0, 1, n), reverse=reverse)
+    np.testing.assert_allclose(out[0], want[0], rtol=1e-14)
+    np.testing.assert_allclose(out[1], want[1], rtol=1e-14)
+    if checkpoint is None:
+        return len(saved[0])
+    seg, rest = saved
+    return tuple(len(s[0]) if s else 0 for s in (seg, rest))
+
+
+def test_checkpointing_saves_every_kth_carry():
+    assert _saved_rows(1000, None) == 1000
+    assert _saved_rows(1000, 10) == (100, 0)
+    assert _saved_rows(1000, 32) == (31, 8)
+    assert _saved_rows(1000, 32, reverse=True) == (31, 8)
+    assert _saved_rows(10, 15) == (0, 10)
+    assert loops.segment_length("sqrt", 10 ** 6) == 1000 and loops.segment_length("sqrt", 10) == 4
+    f = lambda x: cr.scan(lambda c, x: (c * cnp.cos(x), None), x, np.linspace(0, 1, 1000), checkpoint=32)[0]
+    lengths = lambda g, x: [e.params["length"] for e in _loop_eqns(cr.jit(g).lower(x))]
+    assert lengths(cr.grad(f), 0.5) == [31, 8, 8, 31]                # forward, then backward
+    # the JVP, batching and Taylor rules keep the policy for a reverse pass over them
+    assert lengths(cr.grad(lambda x: cr.jvp(f, (x,), (1.0,))[1]), 0.5) == [31, 8, 8, 31]
+    assert lengths(cr.grad(lambda x: cnp.sum(cr.vmap(f)(x))), np.array([0.5, 0.2])) == [31, 8, 8, 31]
+    assert lengths(cr.grad(lambda x: cr.derivative(f, order=2)(x)), 0.5) == [31, 8, 8, 31]
+
+
+@pytest.mark.parametrize("bad", [True, False, 2.0, 0, -3, "log", np.float64(4.0)])
+def test_bad_checkpoint_is_named(bad):
+    kind = ValueError if bad in (0, -3) and not isinstance(bad, bool) else TypeError
+    with pytest.raises(kind, match=r"scan: checkpoint must be None, a positive int k .* or 'sqrt', got"):
+        cr.scan(lambda c, x: (c, None), 0.0, length=3, checkpoint=bad)
+    with pytest.raises(kind, match="fori_loop: checkpoint must be None"):
+        cr.fori_loop(0, 3, lambda i, v: v, 1.0, checkpoint=bad)
+    with pytest.raises(kind, match="while_loop: checkpoint must be None"):
+        cr.while_loop(lambda v: v < 3.0, lambda v: v + 1.0, 0.0, checkpoint=bad)
+
+
+def test_numpy_int_checkpoint_is_accepted():
+    f = lambda x: cr.scan(lambda c, _: (cnp.sin(c), None), x, length=10, checkpoint=np.int64(3))[0]
+    g = lambda x: cr.scan(lambda c, _: (cnp.sin(c), None), x, length=10)[0]
+    assert cr.jit(cr.grad(f))(0.4) == pytest.approx(cr.grad(g)(0.4), rel=1e-14)
+
+
 # ------------------------------------------------------------- kernels ---
 
 def test_scalar_loop_kernel_equals_numpy_path(monkeypatch):

@@ -528,3 +528,18 @@ def test_sinc_derivatives_at_nan_and_inf_are_nan_like_numpy():
     np.testing.assert_allclose(g[3], (np.pi * 0.5 * np.cos(np.pi * 0.5) - np.sin(np.pi * 0.5)) / (np.pi * 0.25),
                                rtol=1e-13)
     assert np.isnan(cr.grad(cnp.sinc)(float("nan")))
+
+
+def test_fmax_fmin_ignore_nan_in_value_and_derivative():
+    # np.fmax / np.fmin dispatch to the fmax/fmin primitives (a new primitive: one block)
+    x = np.array([1.0, 2.0, 3.0])
+    y = np.array([np.nan, 5.0, 0.5])
+    for fn, npfn in ((np.fmax, np.fmax), (np.fmin, np.fmin)):
+        np.testing.assert_array_equal(cr.jit(lambda a: fn(a, y))(x), npfn(x, y))
+        J = cr.jacfwd(lambda a: fn(a, y))(x)
+        want = np.diag((npfn(x, y) == x).astype(float))          # x's share where it is chosen
+        np.testing.assert_array_equal(J, want)
+        np.testing.assert_array_equal(cr.jacrev(lambda a: fn(a, y))(x), want)
+        np.testing.assert_array_equal(cr.jit(cr.jacrev(lambda a: fn(a, y)))(x), want)
+    assert cr.grad(lambda a: np.fmax(a, np.nan))(2.0) == 1.0
+    assert cr.derivative(lambda a: np.fmin(a * a, 10.0), order=2)(1.5) == pytest.approx(2.0)

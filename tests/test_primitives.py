@@ -95,7 +95,7 @@ UNARY_DOMAINS = {
 }
 
 BINARY = ["add", "subtract", "multiply", "safe_multiply", "divide", "power", "arctan2", "hypot", "maximum",
-          "minimum", "logaddexp", "remainder"]
+          "minimum", "fmax", "fmin", "logaddexp", "remainder"]
 
 
 def _binary_cases(name):
@@ -108,7 +108,7 @@ def _binary_cases(name):
         Case(_b(name), float(RNG.uniform(0.5, 2.0)), _r(3, lo=0.5, hi=2.0) + 0.01, id="float-array"),
         Case(_b(name), float(RNG.uniform(0.6, 1.9)), float(RNG.uniform(0.5, 1.5)), id="floats"),
     ]
-    if name in ("maximum", "minimum"):      # keep the two arguments apart (no ties)
+    if name in ("maximum", "minimum", "fmax", "fmin"):      # keep the two arguments apart (no ties)
         for c in cases:
             x, y = c.args
             c.args = (x, y + 3.0 * (np.sign(np.asarray(y) - np.asarray(x)) + (np.asarray(y) == np.asarray(x))))

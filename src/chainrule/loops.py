@@ -11,7 +11,8 @@ conversion), so every transformation sees them as ordinary arguments.
 Each rule builds the transformed body by running the body program under
 that transformation while staging, then binds the loop primitive again:
 JVP carries tangents beside the primals; reverse mode saves the carries on
-the forward pass and runs the transposed body backwards; vmap batches the
+the forward pass (with a ``checkpoint`` k, only every k-th, the others
+recomputed segment by segment) and runs the transposed body backwards; vmap batches the
 body (a while loop whose predicate differs across the batch runs until every
 lane is done, finished lanes frozen); Taylor mode carries the series.  The
 rules bind primitives only, so they nest to any depth.
@@ -21,6 +22,7 @@ A body whose Python control flow reads a traced value cannot be one program:
 """
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
@@ -306,8 +308,10 @@ def runner(prog):
 
 
 # A loop over small values runs as one scalar kernel (compile/loop_kernel.py) when its
-# lines cost less than the body's NumPy calls (a line ~KERNEL_LINE_COST NumPy calls).
+# lines cost less than the body's NumPy calls: a line costs ~KERNEL_LINE_COST NumPy calls
+# as Python, ~NATIVE_LINE_COST once numba has compiled it (in the background, soon).
 KERNEL_LINE_COST = 1 / 25
+NATIVE_LINE_COST = 1 / 500
 _loop_kernels = weakref.WeakKeyDictionary()
 
 
@@ -315,13 +319,14 @@ def _kernel(key_prog, key, make, n_eqns):
     per = _loop_kernels.setdefault(key_prog, {})
     if key not in per:
         k = make()
-        per[key] = k if k is not None and k.lines * KERNEL_LINE_COST <= max(n_eqns, 1) else None
+        cost = NATIVE_LINE_COST if loop_kernel.numba_available() else KERNEL_LINE_COST
+        per[key] = k if k is not None and k.lines * cost <= max(n_eqns, 1) else None
     return per[key]
 
 
 # ---------------------------------------------------------------- scan ---
 
-def _scan_impl(*args, body, n_consts, n_carry, length, reverse):
+def _scan_impl(*args, body, n_consts, n_carry, length, reverse, checkpoint=None):
     consts, carry, xs = _split(args, n_consts, n_carry)
     run = runner(body)
     kernel = _kernel(body, (n_consts, n_carry, reverse),
@@ -341,9 +346,10 @@ def _scan_impl(*args, body, n_consts, n_carry, length, reverse):
 scan_p = Primitive("scan", _scan_impl, multiple_results=True)
 
 
-def scan_bind(consts, carry, xs, body, length, reverse):
+def scan_bind(consts, carry, xs, body, length, reverse, checkpoint=None):
+    """Bind `scan_p`; checkpoint: None (reverse mode saves every carry) or k >= 1 (every k-th)."""
     return scan_p.bind(*consts, *carry, *xs, body=body, n_consts=len(consts),
-                       n_carry=len(carry), length=length, reverse=reverse)
+                       n_carry=len(carry), length=length, reverse=reverse, checkpoint=checkpoint)
 
 
 def _scan_jvp(primals, tangents, params):
@@ -368,58 +374,142 @@ def _scan_jvp(primals, tangents, params):
     ex = ([example_value(a) for a in consts + _pick(tc, mc) + carry + dk_in]
           + [_slice_example(a) for a in xs + _pick(tx, mx)])
     prog = _stage_rule(jvp_body, ex)
-    outs = scan_bind(consts + _pick(tc, mc), carry + dk_in, xs + _pick(tx, mx), prog, L, rev)
+    outs = scan_bind(consts + _pick(tc, mc), carry + dk_in, xs + _pick(tx, mx), prog, L, rev,
+                     params.get("checkpoint"))
     ko, dko, yo, dyo = _split(outs, nk, ntk, len(my))
     return ko + yo, _expand(dko, mk) + _expand(dyo, my)
 
 
-def _with_carries(body, nc, nk):
-    """The scan body that also returns, as ys, the carries it was given."""
+def _with_carries(body, nc, nk, ys=True):
+    """The scan body that also returns, as ys, the carries it was given (and, with
+    ys=False, none of its own ys: a recomputation needs only the carries)."""
     outs = body.outvars
-    return Program(body.invars, body.eqns, outs[:nk] + body.invars[nc:nc + nk] + outs[nk:], [])
+    return Program(body.invars, body.eqns,
+                   outs[:nk] + body.invars[nc:nc + nk] + (outs[nk:] if ys else []), [])
+
+
+# Checkpointing (checkpoint=k): the forward pass is an outer scan over n // k segments
+# (its body an inner scan of k steps) saving each segment's first carry, then a plain
+# scan of the n % k leftover steps saving all of theirs.  The backward pass runs the
+# leftover steps back, then an outer scan back over the segments whose body recomputes
+# the segment's k carries (an inner forward scan) and runs its k backward steps.  Memory
+# O(n/k + k) carries, one extra forward pass.  Under reverse=True the segments are the
+# last rows of the xs.
+
+def segment_length(checkpoint, n):
+    """The k of a checkpoint policy (None, k or "sqrt") for a loop of n steps."""
+    if isinstance(checkpoint, str):                    # "sqrt": k = ceil(sqrt(n))
+        return math.isqrt(n - 1) + 1 if n else None
+    return None if checkpoint is None else int(checkpoint)
+
+
+def _rows(x, sl, seg=None):
+    """Rows `sl` of x, as (m, k, ...) segments when seg=(m, k)."""
+    n = shape_of(x)[0]
+    if (sl.start, sl.stop) != (0, n):
+        x = S.getitem(x, (sl,))
+    return x if seg is None else S.reshape(x, tuple(seg) + tuple(shape_of(x)[1:]))
+
+
+def _unseg(y):
+    m, k, *rest = shape_of(y)
+    return S.reshape(y, (m * k, *rest))
+
+
+def _segments(n, k, rev):
+    """(m, main rows, leftover rows): m segments of k steps, then the n % k leftover steps."""
+    m, r = divmod(n, k)
+    return (m, slice(r, n), slice(0, r)) if rev else (m, slice(0, m * k), slice(m * k, n))
+
+
+def _join(main, rest, rev):
+    """Per-step values of the segments and of the leftover steps, in row order."""
+    if main is None or rest is None:
+        return main if rest is None else rest
+    return [S.concatenate([b, a] if rev else [a, b]) for a, b in zip(main, rest)]
 
 
 def _scan_fwd(primals, params):
-    nc, nk = params["n_consts"], params["n_carry"]
-    outs = scan_p.bind(*primals, **dict(params, body=_with_carries(params["body"], nc, nk)))
-    carry, saved, ys = _split(outs, nk, nk)
-    return carry + ys, saved
+    body, nc, nk, L, rev = (params[x] for x in ("body", "n_consts", "n_carry", "length", "reverse"))
+    k = params.get("checkpoint")
+    if not k or not L:
+        outs = scan_p.bind(*primals, **dict(params, body=_with_carries(body, nc, nk)))
+        carry, saved, ys = _split(outs, nk, nk)
+        return carry + ys, saved
+    consts, carry, xs = _split(primals, nc, nk)
+    m, main, rest = _segments(L, k, rev)
+    seg_saved, ys_main, rest_saved, ys_rest = [], None, [], None
+    if m:
+        def segment(*ins):
+            c, k0, x = _split(ins, nc, nk)
+            outs = list(scan_bind(c, k0, x, body, k, rev))
+            return outs[:nk] + k0 + outs[nk:]
+        xseg = [_rows(x, main, (m, k)) for x in xs]
+        ex = [example_value(a) for a in consts + carry] + [_slice_example(x) for x in xseg]
+        outs = scan_bind(consts, carry, xseg, _stage_rule(segment, ex), m, rev)
+        carry, seg_saved, ys_main = _split(outs, nk, nk)
+        ys_main = [_unseg(y) for y in ys_main]
+    if L - m * k:
+        outs = scan_bind(consts, carry, [_rows(x, rest) for x in xs], _with_carries(body, nc, nk),
+                         L - m * k, rev)
+        carry, rest_saved, ys_rest = _split(outs, nk, nk)
+    return carry + _join(ys_main, ys_rest, rev), (seg_saved, rest_saved)
+
+
+def _bwd_program(body, nc, nk, nx, wc, wk, wx, my, examples):
+    """The backward scan's body: one step's VJP (the step's forward recomputed), the
+    carry cotangents carried and the const cotangents accumulated."""
+    def bwd_body(*ins):
+        c, ck, acc, k, x, gyt = _split(ins, nc, sum(wk), sum(wc), nk, nx)
+        cts = vjp_program(body, c + k + x, wc + wk + wx, _expand(ck, wk) + _expand(gyt, my))
+        ct_c, ct_k, ct_x = _split(cts, nc, nk)
+        new_ck = [_or_zeros(t, v) for t, v, m in zip(ct_k, k, wk) if m]
+        new_acc = [a if t is None else a + t for a, t in zip(acc, _pick(ct_c, wc))]
+        return new_ck + new_acc + [_or_zeros(t, v) for t, v, m in zip(ct_x, x, wx) if m]
+    return _stage_rule(bwd_body, examples)
 
 
 def _scan_vjp(g, ans, primals, params, argnums):
-    body, nc, nk, L, rev = (params[k] for k in ("body", "n_consts", "n_carry", "length", "reverse"))
-    saved = params["residuals"]
+    body, nc, nk, L, rev = (params[x] for x in ("body", "n_consts", "n_carry", "length", "reverse"))
+    k = params.get("checkpoint")
     consts, carry, xs = _split(primals, nc, nk)
     nx = len(xs)
     gk, gy = _split(list(g), nk)
     want = set(argnums)
     wc = [i in want and _inexact(c) for i, c in enumerate(consts)]
     wx = [nc + nk + j in want and _inexact(x) for j, x in enumerate(xs)]
-    wk = [_inexact(k) for k in carry]                  # cotangents flow through every float carry
+    wk = [_inexact(c) for c in carry]                  # cotangents flow through every float carry
     my = [c is not None for c in gy]
     nwk, nwc = sum(wk), sum(wc)
-
-    def bwd_body(*ins):
-        c, ck, acc, k, x, gyt = _split(ins, nc, nwk, nwc, nk, nx)
-        cts = vjp_program(body, c + k + x, wc + wk + wx, _expand(ck, wk) + _expand(gyt, my))
-        ct_c, ct_k, ct_x = _split(cts, nc, nk)
-        new_ck = [_or_zeros(t, v) for t, v, m in zip(ct_k, k, wk) if m]
-        new_acc = [a if t is None else a + t for a, t in zip(acc, _pick(ct_c, wc))]
-        return new_ck + new_acc + [_or_zeros(t, v) for t, v, m in zip(ct_x, x, wx) if m]
-
-    ck0 = [_or_zeros(t, k) for t, k, m in zip(gk, carry, wk) if m]
-    acc0 = [_zeros(c) for c in _pick(consts, wc)]
+    ck = [_or_zeros(t, c) for t, c, m in zip(gk, carry, wk) if m]
+    acc = [_zeros(c) for c in _pick(consts, wc)]
     gys = _pick(gy, my)
-    ex = ([example_value(a) for a in consts + ck0 + acc0]
-          + [_slice_example(a) for a in saved + xs + gys])
-    prog = _stage_rule(bwd_body, ex)
-    outs = scan_bind(consts, ck0 + acc0, saved + xs + gys, prog, L, not rev)
-    ct_k, ct_c, ct_x = _split(outs, nwk, nwc)
-    cts = _expand(ct_c, wc) + _expand(ct_k, wk) + _expand(ct_x, wx)
+    seg_saved, saved = params["residuals"] if k and L else ([], params["residuals"])
+    m, main, rest = _segments(L, k, rev) if k and L else (0, None, slice(0, L))
+    ex = ([example_value(a) for a in consts + ck + acc]
+          + [_slice_example(a) for a in (saved or seg_saved) + xs + gys])
+    bwd = _bwd_program(body, nc, nk, nx, wc, wk, wx, my, ex)
+    ct_main = ct_rest = None
+    if rest.stop > rest.start or not m:                # the steps run last run backward first
+        outs = scan_bind(consts, ck + acc, saved + [_rows(a, rest) for a in xs + gys], bwd,
+                         rest.stop - rest.start, not rev)
+        ck, acc, ct_rest = _split(outs, nwk, nwc)
+    if m:
+        def segment(*ins):
+            c, ck, acc, k0, x, gyt = _split(ins, nc, nwk, nwc, nk, nx)
+            saved = list(scan_bind(c, k0, x, _with_carries(body, nc, nk, ys=False), k, rev)[nk:]) \
+                if nk else []
+            return scan_bind(c, ck + acc, saved + x + gyt, bwd, k, not rev)
+        segs = [_rows(a, main, (m, k)) for a in xs + gys]
+        ex = [example_value(a) for a in consts + ck + acc] + [_slice_example(a) for a in seg_saved + segs]
+        outs = scan_bind(consts, ck + acc, seg_saved + segs, _stage_rule(segment, ex), m, not rev)
+        ck, acc, ct_main = _split(outs, nwk, nwc)
+        ct_main = [_unseg(c) for c in ct_main]
+    cts = _expand(acc, wc) + _expand(ck, wk) + _expand(_join(ct_main, ct_rest, rev), wx)
     return [cts[i] for i in argnums]
 
 
-def _scan_batch(args, bdims, body, n_consts, n_carry, length, reverse):
+def _scan_batch(args, bdims, body, n_consts, n_carry, length, reverse, checkpoint=None):
     size = next(shape_of(a)[d] for a, d in zip(args, bdims) if d is not None)
     consts, carry, xs = _split(args, n_consts, n_carry)
     dc, dk, dx = _split(bdims, n_consts, n_carry)
@@ -438,7 +528,7 @@ def _scan_batch(args, bdims, body, n_consts, n_carry, length, reverse):
 
     ex = [example_value(a) for a in consts + carry] + [_slice_example(x) for x in xs]
     prog = _stage_rule(batched_body, ex)
-    outs = scan_bind(consts, carry, xs, prog, length, reverse)
+    outs = scan_bind(consts, carry, xs, prog, length, reverse, checkpoint)
     return list(outs), [0 if b else None for b in bk] + [1 if b else None for b in by]
 
 
@@ -447,7 +537,7 @@ def _unbatched(o):
     return S.getitem(o, 0)
 
 
-def _scan_taylor(series, body, n_consts, n_carry, length, reverse):
+def _scan_taylor(series, body, n_consts, n_carry, length, reverse, checkpoint=None):
     K = len(series[0]) - 1
     nc, nk = n_consts, n_carry
     sc, sk, sx = _split(series, nc, nk)
@@ -477,7 +567,7 @@ def _scan_taylor(series, body, n_consts, n_carry, length, reverse):
     ex = ([example_value(a) for a in prim_c + tc_in + prim_k + tk_in]
           + [_slice_example(a) for a in prim_x + tx_in])
     prog = _stage_rule(jet_body, ex)
-    outs = scan_bind(prim_c + tc_in, prim_k + tk_in, prim_x + tx_in, prog, length, reverse)
+    outs = scan_bind(prim_c + tc_in, prim_k + tk_in, prim_x + tx_in, prog, length, reverse, checkpoint)
     ko, tko, yo, tyo = _split(outs, nk, K * sum(mk), len(my))
     return _series(ko, tko, mk, K) + _series(yo, tyo, my, K)
 
@@ -496,7 +586,7 @@ taylor_rules[scan_p] = _scan_taylor
 
 # --------------------------------------------------------------- while ---
 
-def _while_impl(*args, cond, body, n_cond_consts, n_body_consts):
+def _while_impl(*args, cond, body, n_cond_consts, n_body_consts, checkpoint=None):
     cc, bc, carry = _split(args, n_cond_consts, n_body_consts)
     test, step = runner(cond), runner(body)
     kernel = _kernel(body, (cond, n_cond_consts, n_body_consts),
@@ -512,9 +602,11 @@ def _while_impl(*args, cond, body, n_cond_consts, n_body_consts):
 while_p = Primitive("while", _while_impl, multiple_results=True)
 
 
-def while_bind(cond_consts, body_consts, carry, cond, body):
+def while_bind(cond_consts, body_consts, carry, cond, body, checkpoint=None):
+    """Bind `while_p`; checkpoint: None, k >= 1 or "sqrt", for the scan of its reverse mode."""
     return while_p.bind(*cond_consts, *body_consts, *carry, cond=cond, body=body,
-                        n_cond_consts=len(cond_consts), n_body_consts=len(body_consts))
+                        n_cond_consts=len(cond_consts), n_body_consts=len(body_consts),
+                        checkpoint=checkpoint)
 
 
 def _while_jvp(primals, tangents, params):
@@ -539,7 +631,7 @@ def _while_jvp(primals, tangents, params):
     ex_k = [example_value(a) for a in carry + dk_in]
     cprog = _stage_rule(cond_j, [example_value(a) for a in cc] + ex_k)
     bprog = _stage_rule(body_j, [example_value(a) for a in bc + _pick(tb, mb)] + ex_k)
-    outs = while_bind(cc, bc + _pick(tb, mb), carry + dk_in, cprog, bprog)
+    outs = while_bind(cc, bc + _pick(tb, mb), carry + dk_in, cprog, bprog, params.get("checkpoint"))
     ko, dko = _split(outs, nk)
     return ko, _expand(dko, mk)
 
@@ -566,26 +658,27 @@ def _while_fwd(primals, params):
     cprog = _stage_rule(cond_n, [example_value(a) for a in cc] + ex_k)
     bprog = _stage_rule(body_n, [example_value(a) for a in bc] + ex_k)
     n = int(while_bind(cc, bc, [0] + carry, cprog, bprog)[0])
-    sparams = _as_scan(body, nbc, len(carry), n)
+    sparams = _as_scan(body, nbc, len(carry), n, params.get("checkpoint"))
     out, saved = _scan_fwd(bc + carry, sparams)
     return out, (n, saved)
 
 
-def _as_scan(body, nbc, nk, n):
-    return dict(body=body, n_consts=nbc, n_carry=nk, length=n, reverse=False)
+def _as_scan(body, nbc, nk, n, checkpoint):
+    return dict(body=body, n_consts=nbc, n_carry=nk, length=n, reverse=False,
+                checkpoint=segment_length(checkpoint, n))
 
 
 def _while_vjp(g, ans, primals, params, argnums):
     ncc, nbc = params["n_cond_consts"], params["n_body_consts"]
     n, saved = params["residuals"]
     nk = len(primals) - ncc - nbc
-    sparams = dict(_as_scan(params["body"], nbc, nk, n), residuals=saved)
+    sparams = dict(_as_scan(params["body"], nbc, nk, n, params.get("checkpoint")), residuals=saved)
     inner = [i - ncc for i in argnums if i >= ncc]
     cts = dict(zip(inner, _scan_vjp(g, None, primals[ncc:], sparams, inner)))
     return [cts.get(i - ncc) for i in argnums]
 
 
-def _while_batch(args, bdims, cond, body, n_cond_consts, n_body_consts):
+def _while_batch(args, bdims, cond, body, n_cond_consts, n_body_consts, checkpoint=None):
     ncc, nbc = n_cond_consts, n_body_consts
     size = next(shape_of(a)[d] for a, d in zip(args, bdims) if d is not None)
     cc, bc, carry = _split(args, ncc, nbc)
@@ -624,11 +717,11 @@ def _while_batch(args, bdims, cond, body, n_cond_consts, n_body_consts):
     ex_k = [example_value(a) for a in carry]
     cprog = _stage_rule(cond_b, [example_value(a) for a in cc] + ex_k)
     bprog = _stage_rule(body_b, [example_value(a) for a in cc + bc] + ex_k)
-    outs = while_bind(cc, cc + bc, carry, cprog, bprog)
+    outs = while_bind(cc, cc + bc, carry, cprog, bprog, checkpoint)
     return list(outs), [0 if m else None for m in mk]
 
 
-def _while_taylor(series, cond, body, n_cond_consts, n_body_consts):
+def _while_taylor(series, cond, body, n_cond_consts, n_body_consts, checkpoint=None):
     K = len(series[0]) - 1
     ncc, nbc = n_cond_consts, n_body_consts
     sc, sb, sk = _split(series, ncc, nbc)
@@ -655,7 +748,7 @@ def _while_taylor(series, cond, body, n_cond_consts, n_body_consts):
     ex_k = [example_value(a) for a in prim_k + tk_in]
     cprog = _stage_rule(cond_t, [example_value(a) for a in prim_c] + ex_k)
     bprog = _stage_rule(body_t, [example_value(a) for a in prim_b + tb_in] + ex_k)
-    outs = while_bind(prim_c, prim_b + tb_in, prim_k + tk_in, cprog, bprog)
+    outs = while_bind(prim_c, prim_b + tb_in, prim_k + tk_in, cprog, bprog, checkpoint)
     ko, tko = _split(outs, nk)
     return _series(ko, tko, mk, K)
 
@@ -668,4 +761,4 @@ taylor_rules[while_p] = _while_taylor
 
 
 __all__ = ["scan_p", "while_p", "stage_body", "scan_bind", "while_bind", "BodyReadsValue",
-           "example_value", "NotStageable"]
+           "example_value", "NotStageable", "segment_length"]

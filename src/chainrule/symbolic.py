@@ -37,7 +37,7 @@ import numpy as np
 
 from .core import Trace, Tracer, bind, new_level, shape_of
 from .ops import elementwise as E, reductions as R, shape as S, linalg as L, decompositions as D
-from .ops import special as P  # noqa: F401  (registers the special functions' declared forms)
+from .ops import special as P
 from .rules import scalar_forms
 
 __all__ = ["to_sympy", "from_sympy", "compare", "Comparison", "ComparisonRow",
@@ -828,7 +828,7 @@ _EXTRA_SYMPY_FUNCTIONS = {
     "csch": ("1 / cnp.sinh", lambda x: 1.0 / E.sinh(x)),
     "acoth": ("cnp.arctanh(1 / x)", lambda x: E.arctanh(1.0 / x)),
     "Heaviside": ("cnp.where(x > 0, 1, where(x < 0, 0, H0))", _heaviside),
-    "sinc": ("cnp.sinc(x / pi) (SymPy's sinc is unnormalised)", lambda x: E.sinc(x / math.pi)),
+    "sinc": ("cnp.sinc(x / pi) (SymPy's sinc is unnormalised)", lambda x: P.sinc(x / math.pi)),
     "digamma": ("chainrule.scipy.special.digamma", P.digamma),
     "gamma": ("chainrule.scipy.special.gamma", _gamma),
 }

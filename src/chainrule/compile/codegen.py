@@ -193,14 +193,6 @@ def _guard_line(g, name, ctx):
     return f"if not _same({name}, {ctx.const(g.value)}): raise _Miss"
 
 
-def _later_uses(prog, stop):
-    """Ids of variables read by equations from index `stop` on, by outputs or by guards."""
-    used = {v.id for v in prog.outvars if isinstance(v, Var)} | {g.var.id for g in prog.guards}
-    for e in prog.eqns[stop:]:
-        used.update(a.id for a in e.invars if isinstance(a, Var))
-    return used
-
-
 def _last_uses(prog, regions):
     """{equation index: names of array variables whose last use is there}.
 
@@ -323,21 +315,49 @@ def _scatter_in_place(e, fresh, dying, ref, ctx):
     return f"_np.add.at({x.name}, {ctx.const(idx)}, {ref(y)})"
 
 
-def generate(prog, use_math=True, name="compiled", native=True):
-    """Python source for `prog` and the namespace it needs.
+CHUNK_EQNS = 2_000       # equations per generated function: compile() is superlinear in one
+MAX_EQNS = 250_000       # above this, jit interprets the program instead of compiling it
 
-    With `use_math`, operations on Python scalars use the `math` module and
-    plain operators; they raise where NumPy would return nan/inf, and the
-    caller then runs the NumPy variant (use_math=False).
-    """
+
+class _LaterUses:
+    """``vid in later``: is variable `vid` read by an equation from index `stop` on, by an
+    output or by a guard?  (A lookup in precomputed last uses, not a scan of the program.)"""
+
+    __slots__ = ("last", "keep", "stop")
+
+    def __init__(self, last, keep, stop):
+        self.last, self.keep, self.stop = last, keep, stop
+
+    def __contains__(self, vid):
+        return vid in self.keep or self.last.get(vid, -1) >= self.stop
+
+
+def _has_regions(prog):
+    """Could `find_regions` fuse anything here (an equation with a large output)?"""
+    big = _native.MIN_SIZE
+    for e in prog.eqns:
+        if e.outvars:
+            s = e.outvars[0].shape
+            if s and math.prod(s) >= big:
+                return True
+    return False
+
+
+def _generate(prog, use_math=True, name="compiled", native=True, chunk=None):
+    """([source of each function], namespace): the functions that compute `prog`, the
+    entry point `name` last.  A program longer than `chunk` (`CHUNK_EQNS`) equations is cut
+    into functions of about that many equations, called in order by `name`; the values one
+    computes and a later one reads pass through a dict.  Every step is linear in the size
+    of the program."""
+    size = chunk or CHUNK_EQNS
     ctx = _Ctx()
     guards = {}
     for g in prog.guards:
         guards.setdefault(g.var.id, []).append(g)
     args = [v.name for v in prog.invars]
-    lines = [f"def {name}({', '.join(args)}):"]
+    entry = [f"def {name}({', '.join(args)}):"]
     for v in prog.invars:
-        lines += ["    " + _guard_line(g, v.name, ctx) for g in guards.get(v.id, [])]
+        entry += ["    " + _guard_line(g, v.name, ctx) for g in guards.get(v.id, [])]
 
     def ref(a):
         return a.name if isinstance(a, Var) else _literal(a.value, ctx)
@@ -345,22 +365,54 @@ def generate(prog, use_math=True, name="compiled", native=True):
     def scalar_emit(e, args):
         ctx.scalar = True
         return emitter(e.prim)(args, ctx, **e.params)
-    if native:
+    if native and _has_regions(prog):
         eqns, found = _native.find_regions(prog)
         prog = Program(prog.invars, eqns, prog.outvars, prog.guards, prog.in_tree, prog.out_tree)
         regions = {r.start: r for r in found}
     else:
         regions = {}
     frees = _last_uses(prog, regions)
+    keep = {v.id for v in prog.outvars if isinstance(v, Var)} | {g.var.id for g in prog.guards}
+    last = {}
+    if regions:
+        for i, e in enumerate(prog.eqns):
+            for a in e.invars:
+                if isinstance(a, Var):
+                    last[a.id] = i
+    chunked = len(prog.eqns) > size
+    home = {}                # var id -> the function defining it (inputs: -1), when chunked
+    if chunked:
+        for v in prog.invars:
+            home[v.id] = -1
+    parts = []               # per function: (body lines, {id: name} it reads from others)
+    lines, imported, start = [], {}, 0
     skip_to = 0
     fresh = set()            # variables holding arrays this function allocated (safe to update)
     viewed = _viewed(prog)
+
+    def uses(e):
+        """Note e's operands defined in another function (chunked programs only)."""
+        k = len(parts)
+        for a in e.invars:
+            if isinstance(a, Var) and home[a.id] != k and a.id not in imported:
+                imported[a.id] = a.name
     for i, e in enumerate(prog.eqns):
         if i < skip_to:
             continue
+        if chunked and i - start >= size:          # the next function starts here
+            parts.append((lines, imported))
+            lines, imported, start = [], {}, i
         if i in regions:
             r = regions[i]
-            body, _ = _native.emit_region(r, prog, _later_uses(prog, r.stop), ctx, ref, scalar_emit)
+            if chunked:
+                for e2 in prog.eqns[r.start:r.stop]:
+                    uses(e2)
+                    for o in e2.outvars:
+                        home[o.id] = len(parts)
+                imported.update((s.id, s.name) for s in r.sources.values()
+                                if home.get(s.id, len(parts)) != len(parts))
+            later = _LaterUses(last, keep, r.stop)
+            body, _ = _native.emit_region(r, prog, later, ctx, ref, scalar_emit)
             lines += ["    " + b for b in body]
             for e2 in prog.eqns[r.start:r.stop]:
                 for o in e2.outvars:
@@ -371,6 +423,10 @@ def generate(prog, use_math=True, name="compiled", native=True):
             if dead:
                 lines.append(f"    del {', '.join(dead)}")
             continue
+        if chunked:
+            uses(e)
+            for o in e.outvars:
+                home[o.id] = len(parts)
         ctx.scalar = use_math and all(
             (a.pyscalar if isinstance(a, Var) else isinstance(a.value, (float, int)) and not isinstance(a.value, bool))
             for a in e.invars)
@@ -390,16 +446,57 @@ def generate(prog, use_math=True, name="compiled", native=True):
         if dead:                      # free arrays at their last use, so memory is reused
             lines.append(f"    del {', '.join(dead)}")
     outs = [f"_{m}({ref(v)})" if m else ref(v) for v, m in zip(prog.outvars, output_modes(prog))]
-    lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
-    return "\n".join(lines) + "\n", ctx.ns
+    ret = f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})"
+    if not chunked:
+        return ["\n".join(entry + lines + [ret]) + "\n"], ctx.ns
+    for v in prog.outvars:            # the last function returns the outputs
+        if isinstance(v, Var) and home[v.id] != len(parts):
+            imported[v.id] = v.name
+    parts.append((lines, imported))
+    # each value another function reads is stored by the function defining it (the entry
+    # point for inputs) and popped from the dict by the last function reading it
+    last_reader, stored = {}, {}
+    for k, (_, imp) in enumerate(parts):
+        for vid in imp:
+            last_reader[vid] = k
+            stored.setdefault(home[vid], []).append(vid)
+    names = {}
+    for _, imp in parts:
+        names.update(imp)
+    sources = []
+    for k, (body, imp) in enumerate(parts):
+        head = [f"def {name}_part{k}(_e):"]
+        head += [f"    {n} = _e.{'pop' if last_reader[vid] == k else 'get'}({n!r})" for vid, n in imp.items()]
+        tail = [f"    _e[{names[vid]!r}] = {names[vid]}" for vid in dict.fromkeys(stored.get(k, ()))]
+        tail += [ret] if k == len(parts) - 1 else ["    return None"]
+        sources.append("\n".join(head + body + tail) + "\n")
+    env = ", ".join(f"{names[vid]!r}: {names[vid]}" for vid in dict.fromkeys(stored.get(-1, ())))
+    entry.append(f"    _e = {{{env}}}")
+    entry += [f"    {name}_part{k}(_e)" for k in range(len(parts) - 1)]
+    entry.append(f"    return {name}_part{len(parts) - 1}(_e)")
+    sources.append("\n".join(entry) + "\n")
+    return sources, ctx.ns
+
+
+def generate(prog, use_math=True, name="compiled", native=True):
+    """Python source for `prog` and the namespace it needs.
+
+    With `use_math`, operations on Python scalars use the `math` module and
+    plain operators; they raise where NumPy would return nan/inf, and the
+    caller then runs the NumPy variant (use_math=False).  A long program becomes
+    several functions (see `_generate`).
+    """
+    sources, ns = _generate(prog, use_math, name, native)
+    return "".join(sources), ns
 
 
 def compile_program(prog, use_math=True, name="compiled"):
-    """(function, source) for `prog`."""
-    src, ns = generate(prog, use_math, name)
-    code = compile(src, f"<chainrule.jit {name}>", "exec")
-    exec(code, ns)
-    return ns[name], src
+    """(function, source) for `prog`.  Each generated function is compiled on its own, so
+    the compiler's memory and time stay proportional to one function's length."""
+    sources, ns = _generate(prog, use_math, name)
+    for src in sources:
+        exec(compile(src, f"<chainrule.jit {name}>", "exec"), ns)
+    return ns[name], "".join(sources)
 
 
 __all__ = ["generate", "compile_program", "GuardMiss", "emitter"]

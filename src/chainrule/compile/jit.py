@@ -7,20 +7,28 @@ signature, chainrule warns once and runs that signature eagerly from then on
 (still exact).  Guards compare floats by value and sign (0.0 is not -0.0) and
 keep copies of what they compare against.  Arrays the function captures are
 copied when it is staged, and every call returns arrays of its own.
+
+Compile time is linear in the length of the staged program: long programs are cut into
+chunks (LLVM functions, Python functions), and one longer than `codegen.MAX_EQNS` (and
+not native-compilable) is evaluated equation by equation, with a `ProgramSizeWarning`.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import inspect
+import threading
 import warnings
 
 import numpy as np
 
 from ..core import Tracer
-from ..interpreters.staging import stage, NotStageable
+from ..interpreters.staging import stage, Interpreter, NotStageable
 from ..ir.optimize import optimize
 from ..tree_util import tree_flatten, tree_unflatten, unregistered_hint
 from . import codegen, scalar_llvm
+from .roll import roll, has_loops
 
 
 
@@ -94,19 +102,45 @@ def _hashable(v, which):
     return v
 
 
+class ProgramSizeWarning(RuntimeWarning):
+    """A staged program is too long to compile: jit evaluates it equation by equation."""
+
+
+def _interpreted(prog):
+    """Is `prog` too long to compile (jit then interprets it)?"""
+    return len(prog.eqns) > codegen.MAX_EQNS and not scalar_llvm.eligible(prog)
+
+
+class _Interpreted:
+    """The tier of programs too long to compile: the optimised program, evaluated equation
+    by equation (exact: each primitive's implementation, as eager code)."""
+
+    def __init__(self, prog):
+        self._run = Interpreter(prog, codegen.GuardMiss())
+        self._modes = [getattr(codegen, f"_{m}") if m else None for m in codegen.output_modes(prog)]
+
+    def __call__(self, *leaves):
+        return tuple(o if m is None else m(o) for o, m in zip(self._run(*leaves), self._modes))
+
+
 class _Specialization:
     __slots__ = ("program", "fast", "safe", "source", "native")
 
     def __init__(self, program):
         self.program = program
         self.safe = None
-        if scalar_llvm.eligible(program):        # long scalar program: one native function
+        if scalar_llvm.eligible(program):        # long scalar program: native functions
             self.fast = self.safe = scalar_llvm.ScalarKernel(program, codegen.GuardMiss())
             self.source = self.fast.ir
             self.native = False                  # compiled already (LLVM at construction)
             return
+        if _interpreted(program):                # too long to compile (jit has warned)
+            self.fast = self.safe = _Interpreted(program)
+            self.source, self.native = "", False
+            return
         self.fast, self.source = codegen.compile_program(program, use_math=True)
-        self.native = "_bad = " in self.source   # calls numba kernels, compiled on first use
+        # numba kernels (fused regions, loops) compile on first use: make that the first call
+        self.native = "_bad = " in self.source or has_loops(program)
 
     def __call__(self, leaves):
         try:
@@ -115,6 +149,45 @@ class _Specialization:
             if self.safe is None:
                 self.safe, _ = codegen.compile_program(self.program, use_math=False)
             return self.safe(*leaves)      # NumPy's inf/nan, and its warnings, as eager code
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved = None
+_NO_FULL = 1 << 30
+
+
+@contextlib.contextmanager
+def _young_collections_only():
+    """Staging, optimising and generating code for a long program make millions of objects
+    that all stay alive; Python's full garbage collections would walk all of them again
+    each time their number grew by a quarter (most of the compile time of a long program).
+    Inside this block only young collections run, so the garbage cycles a function makes
+    while it is staged are still freed; the thresholds are restored when the last
+    concurrent block ends (unless someone else changed them meanwhile)."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            if _gc_saved[0]:
+                gc.set_threshold(_gc_saved[0], _gc_saved[1], _NO_FULL)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_saved[0] and gc.get_threshold() == (_gc_saved[0], _gc_saved[1], _NO_FULL):
+                gc.set_threshold(*_gc_saved)
+
+
+def _size_warning(name, prog):
+    warnings.warn(
+        f"jit({name}): the staged program has {len(prog.eqns)} equations, more than jit "
+        f"compiles (codegen.MAX_EQNS = {codegen.MAX_EQNS}); it is evaluated equation by equation "
+        "instead (results stay exact, each call is slower). A program this long usually "
+        "comes from a Python loop unrolled while staging: write the loop with cr.fori_loop "
+        "or cr.scan, so it stays one loop equation", ProgramSizeWarning, stacklevel=3)
 
 
 CACHE_SIZE = 64       # input signatures a jitted function keeps (the least recently used go first)
@@ -198,7 +271,10 @@ class Jitted:
             prog, out = self._stage(static, dyn, dkw)
         except NotStageable:
             return self.fun(*args, **kwargs)
-        spec = _Specialization(prog)
+        if _interpreted(prog):
+            _size_warning(self.__name__, prog)
+        with _young_collections_only():
+            spec = _Specialization(prog)
         specs.insert(0, spec)
         if not spec.native:
             return tree_unflatten(prog.out_tree, _detach(tree_flatten(out)[0], prog, leaves))
@@ -215,8 +291,10 @@ class Jitted:
 
         def flat_fun(dyn_args, kw):
             return self.fun(*_merge(dyn_args, spos, nums), **kw, **dict(skw))
-        prog, out = stage(flat_fun, (dyn, kwargs))
-        return optimize(prog), out
+        with _young_collections_only():
+            prog, out = stage(flat_fun, (dyn, kwargs))
+            prog = optimize(roll(prog))
+        return prog, out
 
     def lower(self, *args, **kwargs):
         """The optimised program for these arguments."""
@@ -228,6 +306,9 @@ class Jitted:
         prog = self.lower(*args, **kwargs)
         if scalar_llvm.eligible(prog):
             return scalar_llvm.lower(prog)
+        if _interpreted(prog):
+            return (f"# {len(prog.eqns)} equations (more than codegen.MAX_EQNS = {codegen.MAX_EQNS}): "
+                    "jit evaluates this program equation by equation\n")
         return codegen.generate(prog)[0]
 
 

@@ -17,6 +17,7 @@ import collections
 import math
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -98,10 +99,10 @@ class Scalarizer:
         return [get(v) for v in prog.outvars]
 
 
-def check_var(v):
+def check_var(v, limit=MAX_ELEMS):
     if not isinstance(v, Var):
         return
-    if np.dtype(v.dtype) not in _DTYPES or int(np.prod(v.shape, dtype=np.int64)) > MAX_ELEMS:
+    if np.dtype(v.dtype) not in _DTYPES or int(np.prod(v.shape, dtype=np.int64)) > limit:
         raise NotScalar("value too large or of another dtype")
 
 
@@ -186,8 +187,8 @@ def _size(v):
     return int(np.prod(v.shape, dtype=np.int64))
 
 
-def _unpack(sc, var, src, row=""):
-    check_var(var)
+def _unpack(sc, var, src, row="", limit=MAX_ELEMS):
+    check_var(var, limit)
     names = [f"{src}[{row}{j}]" for j in range(_size(var))]
     return _grid(var.shape, [sc.new(n) for n in names])
 
@@ -204,14 +205,14 @@ def scan_source(body, n_consts, n_carry, reverse):
                            body.invars[n_consts + n_carry:])
     args = ["n"] + [f"c{i}" for i in range(n_consts)] + [f"k{i}" for i in range(n_carry)] + \
         [f"x{i}" for i in range(nx)]
-    consts = [_unpack(sc, v, f"c{i}") for i, v in enumerate(cvars)]
+    consts = [_unpack(sc, v, f"c{i}", limit=MAX_CONST) for i, v in enumerate(cvars)]
     head = sc.lines
     sc.lines = []
     carry_names = [[f"k{i}_{j}" for j in range(_size(v))] for i, v in enumerate(kvars)]
     for v in kvars:
         check_var(v)
     carry = [_grid(v.shape, names) for v, names in zip(kvars, carry_names)]
-    xs = [_unpack(sc, v, f"x{i}", "t, ") for i, v in enumerate(xvars)]
+    xs = [_unpack(sc, v, f"x{i}", "t, ", limit=MAX_CONST) for i, v in enumerate(xvars)]
     outs = sc.run(body, consts + carry + xs)
     loop = sc.lines
     new_carry = [_flat_names(g) for g in outs[:n_carry]]
@@ -258,8 +259,8 @@ def while_source(cond, body, n_cond_consts, n_body_consts):
     kvars = body.invars[n_body_consts:]
     args = ([f"a{i}" for i in range(n_cond_consts)] + [f"c{i}" for i in range(n_body_consts)]
             + [f"k{i}" for i in range(nk)])
-    cc = [_unpack(sc, v, f"a{i}") for i, v in enumerate(cond.invars[:n_cond_consts])]
-    bc = [_unpack(sc, v, f"c{i}") for i, v in enumerate(body.invars[:n_body_consts])]
+    cc = [_unpack(sc, v, f"a{i}", limit=MAX_CONST) for i, v in enumerate(cond.invars[:n_cond_consts])]
+    bc = [_unpack(sc, v, f"c{i}", limit=MAX_CONST) for i, v in enumerate(body.invars[:n_body_consts])]
     head = sc.lines
     for v in kvars:
         check_var(v)
@@ -299,27 +300,27 @@ def _python_kernel(src):
 class LoopKernel:
     """A loop kernel called with flat arguments, output types restored.
 
-    It runs as plain Python at once; a call that takes longer than NATIVE_AFTER
-    seconds starts compiling it with numba in a background thread, and calls use
+    It runs as plain Python at once; once its calls have taken NATIVE_AFTER seconds
+    in all, it starts compiling with numba in a background thread, and calls use
     the native build once it is ready (so a first call never waits for numba).
     """
 
     def __init__(self, src, in_vars, out_vars, stacked, pass_length):
         cached = _kernels.get(src)
-        if cached is None:
-            cached = _kernels[src] = [_python_kernel(src), None, False]   # python, native, started
+        if cached is None:     # python, native, numba build started, seconds run in Python
+            cached = _kernels[src] = [_python_kernel(src), None, False, 0.0]
             if len(_kernels) > KERNEL_CACHE:
                 _kernels.popitem(last=False)
         self.src, self.state = src, cached
         self.lines = src.count("\n")
         self.in_vars, self.out_vars, self.stacked = in_vars, out_vars, stacked
+        self.inputs = [(np.dtype(v.dtype), _size(v), s) for v, s in zip(in_vars, stacked)]
         self.pass_length = pass_length
 
     def __call__(self, n, *args):
         flat = [n] if self.pass_length else []
-        for a, v, s in zip(args, self.in_vars, self.stacked):
-            arr = np.asarray(a, dtype=v.dtype)
-            size = _size(v)
+        for a, (dtype, size, s) in zip(args, self.inputs):
+            arr = np.asarray(a, dtype=dtype)
             flat.append(np.ascontiguousarray(arr.reshape((arr.shape[0], size) if s else size)))
         state = self.state
         with np.errstate(all="ignore"):
@@ -328,12 +329,10 @@ class LoopKernel:
             else:
                 start = time.perf_counter()
                 outs = state[0](*flat)
-                if not state[2] and time.perf_counter() - start > NATIVE_AFTER and numba_available():
+                state[3] += time.perf_counter() - start
+                if not state[2] and state[3] > NATIVE_AFTER and numba_available():
                     state[2] = True
-                    thread = threading.Thread(target=_build_native, args=(self.src, state, flat),
-                                              daemon=True, name="chainrule-loop-kernel")
-                    _builds.append(thread)
-                    thread.start()
+                    _builds.append(_start_build(self.src, state, flat))
         res = []
         for o, (v, stacked) in zip(outs, self.out_vars):
             if not stacked:
@@ -343,7 +342,7 @@ class LoopKernel:
         return tuple(res)
 
 
-NATIVE_AFTER = 0.005       # seconds: a Python kernel call slower than this gets a numba build
+NATIVE_AFTER = 0.005       # seconds run as Python, in all, before a kernel gets a numba build
 _builds = []
 
 
@@ -353,16 +352,42 @@ def wait_native(timeout=None):
         _builds.pop().join(timeout)
 
 
+BUILD_STACK = 256 << 20      # bytes of stack for a build: numba's SSA pass recurses per line
+BUILD_RECURSION = 100_000
+
+
+def _start_build(src, state, sample):
+    """Compile a kernel with numba in a background thread with a deep stack."""
+    old = threading.stack_size()
+    try:
+        threading.stack_size(BUILD_STACK)
+    except (ValueError, RuntimeError):        # a platform that cannot: the default stack
+        pass
+    try:
+        thread = threading.Thread(target=_build_native, args=(src, state, sample), daemon=True,
+                                  name="chainrule-loop-kernel")
+        thread.start()
+    finally:
+        threading.stack_size(old)
+    return thread
+
+
 def _build_native(src, state, sample):
     """Compile `src` with numba (in a background thread) and check it on a sample call."""
+    import sys
+    limit = sys.getrecursionlimit()
     try:
         import numba
+        sys.setrecursionlimit(max(limit, BUILD_RECURSION))   # long kernels: deep SSA recursion
         fn = numba.njit(error_model="numpy", cache=False)(_python_kernel(src))
         with np.errstate(all="ignore"):
             fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in sample])
         state[1] = fn
-    except Exception:          # numba could not compile it: keep the Python kernel
-        pass
+    except Exception as e:     # numba could not compile it: keep the Python kernel, say so once
+        warnings.warn(f"chainrule: numba could not compile a loop kernel ({type(e).__name__}); "
+                      "the loop runs as Python code (exact, slower)", RuntimeWarning, stacklevel=1)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def scan_kernel(body, n_consts, n_carry, reverse):

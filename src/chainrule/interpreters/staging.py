@@ -7,6 +7,7 @@ on later calls, re-specialising when it does not hold.
 """
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -82,6 +83,12 @@ def _unchanged(a, s):
     return same_value(a, s)
 
 
+# Python scalars' dtypes (as `dtype_of` gives them), by exact type
+_PY_DTYPES = {float: np.dtype(np.float64), int: np.dtype(np.int64), bool: np.dtype(bool),
+              complex: np.dtype(np.complex128)}
+_NO_PARAMS = {}       # the parameters of every equation that has none (never modified)
+
+
 class StagingTrace(Trace):
     __slots__ = ("eqns", "guards", "n_vars", "consts")
 
@@ -92,7 +99,10 @@ class StagingTrace(Trace):
 
     def new_var(self, value):
         self.n_vars += 1
-        return Var(self.n_vars, shape_of(value), dtype_of(value), type(value) in (float, int, bool, complex))
+        dt = _PY_DTYPES.get(type(value))
+        if dt is not None:                 # a Python scalar (the common case, kept short)
+            return Var(self.n_vars, (), dt, True)
+        return Var(self.n_vars, shape_of(value), dtype_of(value), False)
 
     def new_input(self, value):
         return StagingTracer(self, value, self.new_var(value))
@@ -137,6 +147,8 @@ class StagingTrace(Trace):
                     a = self.const(a)
                 values.append(a)
                 invars.append(Const(a))
+        if not params:
+            params = _NO_PARAMS        # one shared empty dict: equations are many, keep them small
         for k, v in params.items():    # index arrays in parameters are captured values too
             if isinstance(v, np.ndarray) or (type(v) is tuple and any(isinstance(i, np.ndarray) for i in v)):
                 params = {**params, k: self.const(v) if isinstance(v, np.ndarray)
@@ -211,4 +223,67 @@ def eval_program(prog, leaves):
     return [read(v) for v in prog.outvars]
 
 
-__all__ = ["stage", "make_ir", "eval_program", "NotStageable", "StagingTracer"]
+class Interpreter:
+    """A program evaluated equation by equation with each primitive's implementation (what
+    eager code runs), checking its guards as compiled code does: a failed one raises
+    `miss`.  Arrays are dropped after their last use.  jit's tier for programs too long
+    to compile; ``interpreter(*leaves)`` returns the list of outputs."""
+
+    __slots__ = ("prog", "miss", "guards", "drops")
+
+    def __init__(self, prog, miss):
+        self.prog, self.miss = prog, miss
+        self.guards = {}
+        for g in prog.guards:
+            self.guards.setdefault(g.var.id, []).append(g)
+        keep = {v.id for v in prog.outvars if isinstance(v, Var)} | set(self.guards)
+        last = {}
+        for i, e in enumerate(prog.eqns):
+            for a in e.invars:
+                if isinstance(a, Var) and a.shape != () and a.id not in keep:
+                    last[a.id] = i
+        self.drops = {}
+        for vid, i in last.items():
+            self.drops.setdefault(i, []).append(vid)
+
+    def check(self, g, x):
+        kind, v = g.kind, g.value
+        if kind == "bool":
+            ok = bool(x) == bool(v)
+        elif kind == "int":
+            ok = int(x) == v
+        elif kind == "float":             # 0.0 and -0.0 differ; NaN matches NaN
+            x, v = float(x), float(v)
+            ok = (x != x) if v != v else (x == v and math.copysign(1.0, x) == math.copysign(1.0, v))
+        else:
+            ok = same_value(x, v)
+        if not ok:
+            raise self.miss
+
+    def __call__(self, *leaves):
+        prog, guards, drops = self.prog, self.guards, self.drops
+        env = {}
+        for v, x in zip(prog.invars, leaves):
+            env[v.id] = x
+            for g in guards.get(v.id, ()):
+                self.check(g, x)
+        for i, e in enumerate(prog.eqns):
+            out = e.prim.impl(*[env[a.id] if type(a) is Var else a.value for a in e.invars], **e.params)
+            outvars = e.outvars
+            if e.prim.multiple_results:
+                for v, o in zip(outvars, out):
+                    env[v.id] = o
+            else:
+                env[outvars[0].id] = out
+            if guards:
+                for v in outvars:
+                    for g in guards.get(v.id, ()):
+                        self.check(g, env[v.id])
+            dead = drops.get(i)
+            if dead:
+                for vid in dead:
+                    del env[vid]
+        return [env[v.id] if isinstance(v, Var) else v.value for v in prog.outvars]
+
+
+__all__ = ["stage", "make_ir", "eval_program", "Interpreter", "NotStageable", "StagingTracer"]

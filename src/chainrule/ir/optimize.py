@@ -24,9 +24,11 @@ def _same_type(a, out):
 def _alias(e):
     """If equation `e` is the identity on one of its inputs (x*1, x+0, ...), that input."""
     prim, ins, out = e.prim, e.invars, e.outvars[0]
-    if len(ins) != 2:
+    if len(ins) != 2 or prim not in _ALIAS_PRIMS:
         return None
     x, y = ins
+    if type(x) is not Const and type(y) is not Const:
+        return None
     if prim in (E.mul_p, E.safe_mul_p) and _is_const(y, 1) and _same_type(x, out):
         return x
     if prim in (E.mul_p, E.safe_mul_p) and _is_const(x, 1) and _same_type(y, out):
@@ -42,6 +44,7 @@ def _alias(e):
     return None
 
 
+_ALIAS_PRIMS = {E.mul_p, E.safe_mul_p, E.add_p, E.sub_p, E.div_p, E.pow_p}
 _BINARY = {E.add_p, E.sub_p, E.mul_p, E.div_p, E.safe_mul_p, E.pow_p, E.maximum_p, E.minimum_p}
 
 
@@ -52,6 +55,9 @@ def _uniform_operands(e):
     out = e.outvars[0]
     if e.prim not in _BINARY and e.prim is not E.select_p or out.dtype != np.float64:
         return e
+    if e.prim is not E.safe_mul_p and not any(
+            type(a) is Const and isinstance(a.value, np.ndarray) for a in e.invars):
+        return e                       # nothing to change (the common case, kept short)
     ins = list(e.invars)
     for k, a in enumerate(ins):
         v = a.value if isinstance(a, Const) else None
@@ -138,6 +144,8 @@ def _key(a):
 
 
 def _hashable(params):
+    if not params:
+        return ()
     try:
         key = tuple(sorted(params.items()))
         hash(key)
@@ -273,9 +281,10 @@ def _simplify(eqns, outvars, guards):
         return a
     seen, out, defs = {}, [], {}
     for e in eqns:
-        ins = [sub(a) for a in e.invars]
-        if any(a is not b for a, b in zip(ins, e.invars)):
-            e = Eqn(e.prim, ins, e.outvars, e.params)
+        if rename:
+            ins = [sub(a) for a in e.invars]
+            if any(a is not b for a, b in zip(ins, e.invars)):
+                e = Eqn(e.prim, ins, e.outvars, e.params)
         e = _uniform_operands(e)
         folded = _fold_signs(e, defs)
         if isinstance(folded, Var):
@@ -286,13 +295,13 @@ def _simplify(eqns, outvars, guards):
         if alias is not None:
             rename[e.outvars[0].id] = alias
             continue
-        inner = _reshape_source(e, defs)
+        inner = _reshape_source(e, defs) if e.prim is S.reshape_p else None
         if inner is not None:                 # reshape(reshape(x, s1), s2) = reshape(x, s2)
             if tuple(inner.shape) == tuple(e.params["shape"]) and _same_type(inner, e.outvars[0]):
                 rename[e.outvars[0].id] = inner
                 continue
             e = Eqn(e.prim, [inner], e.outvars, e.params)
-        moved = _unit_free_transpose(e, defs)
+        moved = _unit_free_transpose(e, defs) if e.prim is S.reshape_p else None
         if moved is not None:
             x, perm = moved
             if perm == tuple(range(len(perm))):
@@ -303,7 +312,7 @@ def _simplify(eqns, outvars, guards):
             defs[o.id] = e
         pkey = _hashable(e.params)
         if pkey is not None:
-            key = (e.prim, tuple(_key(a) for a in e.invars), pkey)
+            key = (e.prim, tuple([a.id if type(a) is Var else _key(a) for a in e.invars]), pkey)
             prev = seen.get(key)
             if prev is not None:
                 for o, p in zip(e.outvars, prev.outvars):
@@ -320,18 +329,28 @@ def optimize(prog):
     diagonals, drop dead code."""
     guards = prog.guards
     eqns, outvars, guards = _simplify(prog.eqns, prog.outvars, guards)
-    eqns = _scatter_into_sums(eqns, outvars, guards)
-    eqns = _diagonal_products(eqns)
-    rewritten = banded(eqns, prog.invars, outvars, guards)
+    # the passes below look for primitives or shapes a program may not have at all: one
+    # linear scan tells, and a long scalar program skips them
+    prims, matrices = set(), False
+    for e in eqns:
+        prims.add(e.prim)
+        if not matrices:
+            matrices = any(len(o.shape) >= 2 for o in e.outvars)
+    if S.index_add_p in prims:
+        eqns = _scatter_into_sums(eqns, outvars, guards)
+    if L.matmul_p in prims:
+        eqns = _diagonal_products(eqns)
+    rewritten = banded(eqns, prog.invars, outvars, guards) if matrices else eqns
     if rewritten is not eqns:                  # the diagonals' arithmetic simplifies too
         eqns, outvars, guards = _simplify(rewritten, outvars, guards)
     # dead code: keep what outputs and guards need
     live = {v.id for v in outvars if isinstance(v, Var)} | {g.var.id for g in guards}
     kept = []
     for e in reversed(eqns):
-        if any(o.id in live for o in e.outvars):
+        outs = e.outvars
+        if outs[0].id in live if len(outs) == 1 else any(o.id in live for o in outs):
             kept.append(e)
-            live.update(a.id for a in e.invars if isinstance(a, Var))
+            live.update([a.id for a in e.invars if type(a) is Var])
     kept.reverse()
     return Program(prog.invars, kept, outvars, guards, prog.in_tree, prog.out_tree)
 

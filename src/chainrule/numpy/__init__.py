@@ -18,7 +18,7 @@ from numpy import (  # noqa: F401  constants and dtypes, re-exported as in NumPy
 )
 
 from ..core import Tracer, bind, shape_of, dtype_of, concrete
-from ..ops import elementwise as _E, reductions as _R, shape as _S, linalg as _L
+from ..ops import elementwise as _E, reductions as _R, shape as _S, linalg as _L, special as _special
 
 # ------------------------------------------------------ elementwise math ---
 sin, cos, tan = _E.sin, _E.cos, _E.tan
@@ -35,6 +35,7 @@ isnan, isinf, isfinite = _E.isnan, _E.isinf, _E.isfinite
 add, subtract, multiply, divide, true_divide = _E.add, _E.subtract, _E.multiply, _E.divide, _E.divide
 power, arctan2, hypot, logaddexp = _E.power, _E.arctan2, _E.hypot, _E.logaddexp
 maximum, minimum, remainder, mod = _E.maximum, _E.minimum, _E.remainder, _E.remainder
+fmax, fmin = _E.fmax, _E.fmin
 floor_divide = _E.floor_divide
 less, less_equal, greater, greater_equal = _E.less, _E.less_equal, _E.greater, _E.greater_equal
 equal, not_equal = _E.equal, _E.not_equal
@@ -81,7 +82,7 @@ def rad2deg(x):
 
 radians, degrees = deg2rad, rad2deg
 
-sinc = _E.sinc
+sinc = _special.sinc
 
 
 def where(condition, x=None, y=None):

@@ -4,6 +4,8 @@ rules, and how code generators and the SymPy bridge write it (`rules.Scalar`).
 Unary implementations call the `math` module on Python floats (a fast path
 for scalar code) and NumPy otherwise; where `math` raises (a domain error,
 an overflow) NumPy's answer (nan, inf, with its warning) is used instead.
+
+(Some 60 primitives, one block each: the module is long because the family is large.)
 """
 from __future__ import annotations
 
@@ -584,14 +586,20 @@ def _extremum_series(p):
     return rule
 
 
+# maximum/minimum propagate nan; fmax/fmin (C's fmax/fmin) return the other argument
+# instead, and so does their derivative (a nan side never equals the result: weight 0)
 maximum_p = Primitive("maximum", np.maximum)
 minimum_p = Primitive("minimum", np.minimum)
-for _p, _sympy in ((maximum_p, "Max"), (minimum_p, "Min")):
+fmax_p = Primitive("fmax", np.fmax)
+fmin_p = Primitive("fmin", np.fmin)
+for _p, _libm, _sympy in ((maximum_p, None, "Max"), (minimum_p, None, "Min"),
+                          (fmax_p, "fmax", "Max"), (fmin_p, "fmin", "Min")):
     defjvp(_p, lambda t, ans, x, y: t * _tie_weights(x, y, ans),
            lambda t, ans, x, y: t * _tie_weights(y, x, ans))
     defvjp(_p, lambda g, ans, x, y: unbroadcast(x, g * _tie_weights(x, y, ans)),
            lambda g, ans, x, y: unbroadcast(y, g * _tie_weights(y, x, ans)))
-    defelementwise(_p, _extremum_series(_p), numpy=_p.impl.__name__, sympy=_sympy)
+    defelementwise(_p, _extremum_series(_p), numpy=_p.impl.__name__, libm=_libm, pymath=False,
+                   sympy=_sympy)
 
 
 def _logaddexp_series(series):
@@ -639,102 +647,7 @@ defelementwise(mod_p, _remainder_series, numpy="remainder", sympy="Mod")
 add, subtract, multiply, divide = _bin(add_p), _bin(sub_p), _bin(mul_p), _bin(div_p)
 power, arctan2, hypot = _bin(pow_p), _bin(arctan2_p), _bin(hypot_p)
 maximum, minimum, logaddexp, remainder = _bin(maximum_p), _bin(minimum_p), _bin(logaddexp_p), _bin(mod_p)
-
-
-# ------------------------------------------------------------------ sinc ---
-# sinc(x, n) is the n-th derivative of sin(pi x) / (pi x); its derivative is sinc(x, n + 1),
-# so every mode (nested grad, Taylor at any order) stays exact, at 0 too.
-
-_GAUSS = {}
-
-
-def _gauss01(m):
-    """Gauss-Legendre nodes and weights on [0, 1] (cached)."""
-    r = _GAUSS.get(m)
-    if r is None:
-        t, w = np.polynomial.legendre.leggauss(m)
-        r = _GAUSS[m] = ((t + 1.0) / 2.0, w / 2.0)
-    return r
-
-
-def _sinc_derivative(x, n):
-    """d^n sinc(x) / dx^n (n >= 1), accurate to ~1e-13 of pi^n / (n + 1).
-
-    |pi x| <= 1: the power series.  Beyond: Leibniz's rule on sin(pi x) * 1/(pi x) where its
-    terms n!/k! pi^(k-1) / x^(n-k+1) are within 10x of the result, else the integral
-    pi^n int_0^1 t^n cos(pi x t + n pi/2) dt by Gauss-Legendre quadrature.
-    """
-    z = np.abs(math.pi * x)
-    out = np.zeros(x.shape, np.result_type(x.dtype, np.float64))
-    finite = np.isfinite(z)
-    out[~finite] = np.nan                            # as np.sinc(inf) and np.sinc(nan)
-    small = z <= 1.0
-    zz = np.where(small | ~finite, 1.0, z)
-    k = np.minimum(np.floor(zz), n)                  # the largest Leibniz term is near k = |pi x|
-    loss = math.lgamma(n + 1) - np.vectorize(math.lgamma, otypes=[float])(k + 1) - (n - k) * np.log(zz)
-    far = finite & ~small & (loss <= math.log(10.0))
-    mid = finite & ~small & ~far
-    if small.any():
-        xs, acc, j = x[small], 0.0, (n + 1) // 2
-        while True:                                   # sum_j (-1)^j pi^2j x^(2j-n) / ((2j+1) (2j-n)!)
-            m = 2 * j - n
-            term = ((-1) ** j * math.pi ** (2 * j) / ((2 * j + 1) * math.factorial(m))) * xs ** m
-            acc = acc + term
-            if m > 20 and np.all(np.abs(term) <= 1e-17 * np.abs(acc)):
-                break
-            j += 1
-        out[small] = acc
-    if far.any():
-        xf = x[far]
-        px, acc = math.pi * xf, 0.0
-        for i in range(n + 1):
-            c = (-1) ** (n - i) * (math.factorial(n) // math.factorial(i)) * math.pi ** (i - 1)
-            acc = acc + c * np.sin(px + i * (math.pi / 2)) / xf ** (n - i + 1)
-        out[far] = acc
-    if mid.any():
-        xm = x[mid]
-        t, w = _gauss01(int(n // 2 + math.ceil(np.max(z[mid])) // 2 + 20))
-        vals = (t ** n * w) * np.cos(np.multiply.outer(math.pi * xm, t) + n * (math.pi / 2))
-        out[mid] = math.pi ** n * vals.sum(-1)
-    return out
-
-
-def _sinc_impl(x, n=0):
-    if type(x) is float:
-        if n == 0 and math.isfinite(x):
-            return math.sin(math.pi * x) / (math.pi * x) if x else 1.0
-        return float(_sinc_impl(np.float64(x), n))
-    if n == 0:
-        return np.sinc(x)
-    x = np.asarray(x)
-    rt = x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
-    out = _sinc_derivative(x.astype(np.result_type(rt, np.float64)), n).astype(rt)
-    return out[()] if out.ndim == 0 else out
-
-
-def _sinc_series(series, n=0):
-    """sinc(x, n)^(j) = sinc(x, n + j): Faa di Bruno on those coefficients."""
-    x = series[0]
-    a = [bind(sinc_p, x[0], n=n)] + [bind(sinc_p, x[0], n=n + j) / float(math.factorial(j))
-                                      for j in range(1, len(x))]
-    return T.s_compose(x, a)
-
-
-def _sympy_sinc(sp, x, n=0):
-    t = sp.Dummy("t")
-    f = sp.sin(sp.pi * t) / (sp.pi * t)
-    return sp.limit(sp.diff(f, t, n), t, 0) if x == 0 else sp.diff(f, t, n).subs(t, x)
-
-
-sinc_p = Primitive("sinc", _sinc_impl)
-defjvp(sinc_p, lambda t, ans, x, n=0: t * bind(sinc_p, x, n=n + 1))
-defvjp(sinc_p, lambda g, ans, x, n=0: g * bind(sinc_p, x, n=n + 1))
-defelementwise(sinc_p, _sinc_series, sympy=_sympy_sinc)
-
-
-def sinc(x):
-    """sin(pi x) / (pi x), 1 at 0 (NumPy's normalised sinc); exact derivatives of every order."""
-    return bind(sinc_p, x, n=0)
+fmax, fmin = _bin(fmax_p), _bin(fmin_p)
 
 
 # ------------------------------------------------------- select (where) ----
