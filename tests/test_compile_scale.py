@@ -244,7 +244,7 @@ def test_garbage_collector_settings_restored():
     assert gc.get_threshold() == before
 
     def bad(x):
-        y = chain(500)(x)
+        chain(500)(x)
         raise ValueError("user error while staging")
     with pytest.raises(ValueError):
         cr.jit(bad)(0.3)

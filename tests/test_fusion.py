@@ -16,7 +16,7 @@ def names(prog):
 
 def test_sign_and_scale_folding_is_exact():
     def f(x):
-        a = -(-x)                       # -> x
+        a = -(-x)                       # -> x  # noqa: B002 (the double negation is under test)
         b = 3.0 * (-(x * x))            # -> -3 * (x*x)
         c = 0.5 * (4.0 * x)             # -> 2 * x (powers of two: exact)
         d = 3.0 * (5.0 * x)             # stays: 15 * x may round differently

@@ -189,13 +189,13 @@ def test_long_scalar_program_compiles_natively_with_guards():
         pytest.skip("numba/llvmlite not installed")
 
     def chain(x):
-        for i in range(150):
+        for _ in range(150):
             x = cnp.sin(x) * 0.999 + 0.01 if x > 0.2 else cnp.cos(x) * 0.5 + 0.3
         return x
 
     def chain_grad(x):                       # hand-written forward/backward for the same chain
         d = 1.0
-        for i in range(150):
+        for _ in range(150):
             if x > 0.2:
                 d *= 0.999 * math.cos(x)
                 x = math.sin(x) * 0.999 + 0.01
@@ -272,7 +272,7 @@ def test_strong_zero_products_in_native_scalar_code():
         pytest.skip("numba/llvmlite not installed")
 
     def f(x):
-        for i in range(60):
+        for _ in range(60):
             x = cnp.where(x > 0.5, x * cnp.log(x), 0.3 * x) + 0.4 * cnp.sqrt(x * x + 1.0)
         return x
     g = cr.jit(cr.grad(f))

@@ -305,3 +305,14 @@ def test_static_argnums_in_any_order():
     jf = cr.jit(lambda x, a, b: x * a - b, static_argnums=(2, 1))
     assert jf(2.0, 3, 1) == 5.0
     assert jf(2.0, 1, 3) == -1.0
+
+
+def test_signed_zero_constants_are_not_merged_by_the_optimiser():
+    # x * 0.0 and x * -0.0 differ in sign (1 / them: +inf and -inf); common-subexpression
+    # elimination must keep them apart on every call, not only the first
+    f = cr.jit(lambda x: (x * 0.0, x * -0.0, 1.0 / (x * 0.0) + 1.0 / (x * -0.0)))
+    for _ in range(3):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a, b, c = f(2.0)
+        assert math.copysign(1.0, a) == 1.0 and math.copysign(1.0, b) == -1.0
+        assert math.isnan(c)

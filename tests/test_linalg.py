@@ -396,7 +396,8 @@ def test_numpy_dispatch_on_traced_values():
         w, v = np.linalg.eigh(s)
         u, sv, vh = np.linalg.svd(s, full_matrices=False)
         q, r = np.linalg.qr(s)
-        return np.sum(w) + np.sum(sv) + np.sum(np.linalg.cholesky(s)) + np.sum(np.linalg.eigvalsh(s) ** 2) + np.sum(r ** 2)
+        return (np.sum(w) + np.sum(sv) + np.sum(np.linalg.cholesky(s)) + np.sum(np.linalg.eigvalsh(s) ** 2)
+                + np.sum(r ** 2))
 
     check_derivatives(h, S)
     np.testing.assert_allclose(cr.grad(lambda s: np.sum(np.linalg.eigvalsh(s)))(S), np.eye(3), atol=1e-12)

@@ -441,3 +441,15 @@ def test_bad_loop_arguments():
         cr.fori_loop(0, 2.5, lambda i, v: v, 1.0)
     with pytest.raises(TypeError, match="scalar boolean"):
         cr.jit(lambda x: cr.while_loop(lambda v: v, lambda v: v - 1.0, x))(np.ones(2))
+
+
+def test_reverse_mode_of_a_while_loop_inside_a_scan_body_says_what_to_do():
+    def f(x):
+        def seg(c, _):
+            return cr.while_loop(lambda s: s[0] < 3.0, lambda s: (s[0] + 1.0, s[1] * 1.1), (0.0, c))[1], None
+        return cr.scan(seg, x, None, length=2)[0]
+    assert f(1.0) == pytest.approx(1.1 ** 6)
+    # forward mode works; reverse mode raises a clear error, never an internal exception
+    assert cr.jvp(f, (1.0,), (1.0,))[1] == pytest.approx(1.1 ** 6)
+    with pytest.raises(NotImplementedError, match="fori_loop with a fixed trip count"):
+        cr.grad(f)(1.0)

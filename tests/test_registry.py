@@ -82,7 +82,6 @@ def test_importing_chainrule_registers_every_rule_in_any_order(first):
 def test_elementwise_primitives_have_scalar_forms():
     # the broadcasting batching rule marks an elementwise primitive; each one says how code
     # generators (and the SymPy bridge) write it
-    from chainrule.ops import batch_rules as B
     for p, form in rules.scalar_forms.items():
         assert isinstance(form, rules.Scalar), p
         if form.numpy is not None:

@@ -279,7 +279,7 @@ def _tan_derivatives(x0, N):
     T = mp.tan(mp.mpf(x0))
     poly = [0, 1]                       # coefficients of P_0(T) = T, lowest first
     out = []
-    for n in range(N + 1):
+    for _ in range(N + 1):
         out.append(sum(c * T ** i for i, c in enumerate(poly)))
         dp = [i * c for i, c in enumerate(poly)][1:] or [0]
         new = [0] * (len(dp) + 2)
@@ -422,7 +422,7 @@ def test_jet_through_control_flow():
     for x in (0.4, -0.3):
         ref = [f(x)]
         g = f
-        for n in range(1, 5):
+        for _ in range(1, 5):
             g = cr.grad(g)
             ref.append(g(x))
         cs = cr.taylor_coefficients(f, x, 4)

@@ -86,7 +86,8 @@ UNARY = {
     "erf": (-2, 2), "erfc": (-2, 2), "gammaln": (0.3, 5), "digamma": (0.3, 5),
 }
 BINARY = {
-    "add": (-2, 2), "subtract": (-2, 2), "multiply": (-2, 2), "safe_multiply": (-2, 2), "divide": (0.5, 2), "power": (0.5, 2),
+    "add": (-2, 2), "subtract": (-2, 2), "multiply": (-2, 2), "safe_multiply": (-2, 2), "divide": (0.5, 2),
+    "power": (0.5, 2),
     "arctan2": (-2, 2), "hypot": (-2, 2), "maximum": (-2, 2), "minimum": (-2, 2),
     "logaddexp": (-2, 2), "remainder": (0.5, 3), "floor_divide": (0.5, 3), "less": (-1, 1),
     "less_equal": (-1, 1), "greater": (-1, 1), "greater_equal": (-1, 1), "equal": (-1, 1),

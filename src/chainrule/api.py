@@ -30,7 +30,7 @@ def _arg_name(f, argnum):
 def _check_differentiable(f, leaves, argnum_of_leaf, what, holomorphic=False):
     for x, argnum in zip(leaves, argnum_of_leaf):
         dt = dtype_of(x)
-        if dt == object and not isinstance(x, np.ndarray):
+        if dt == np.dtype(object) and not isinstance(x, np.ndarray):
             raise TypeError(
                 f"{what}: argument {argnum}{_arg_name(f, argnum)} contains a "
                 f"{type(x).__name__} object, which is not an array or a registered pytree; "

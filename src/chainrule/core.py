@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-primitives = {}   # name -> Primitive, every primitive ever defined
+primitives: dict[str, Primitive] = {}   # name -> Primitive, every primitive ever defined
 
 
 class Primitive:
@@ -242,7 +242,7 @@ class Tracer:
     def __repr__(self):
         return f"{type(self).__name__}(level={self._trace.level}, primal={self.primal!r})"
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, like ndarray (mypy wants a Callable)
 
     # operators, NumPy protocols and array methods are attached by chainrule.numpy
 

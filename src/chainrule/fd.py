@@ -58,10 +58,12 @@ import math
 import sys
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Callable
+from types import FrameType
+from typing import Any
 
 import numpy as np
 
@@ -312,12 +314,12 @@ def _make_plan(method: str, order: int, accuracy: int, levels: int, estimate: bo
 
     if method == "richardson":
         # Points in units of the initial step h0: level k uses h0 / 2**k.
-        offs, w = _stencil("central", order, accuracy)
+        offs, weights = _stencil("central", order, accuracy)
         final, prev = _richardson_coeffs(levels, accuracy)
         terms = defaultdict(lambda: [Fraction(0), Fraction(0)])
         for k in range(levels):
             scale = Fraction(2) ** (k * order)  # 1 / (h0/2**k)**m = 2**(km) / h0**m
-            for o, wj in zip(offs, w):
+            for o, wj in zip(offs, weights):
                 key = float(Fraction(o, 2**k))
                 terms[key][0] += final[k] * scale * wj
                 terms[key][1] += prev[k] * scale * wj
@@ -497,7 +499,8 @@ def _warn_nonfinite(points, values, nbad: int) -> None:
     shown = ", ".join(f"f({p}) = {v}" for p, v in zip(points[:3], values[:3]))
     more = "" if nbad <= 3 else f" (and {nbad - 3} more)"
     # Point the warning at the first caller outside this module.
-    level, frame = 1, sys._getframe(0)
+    level = 1
+    frame: FrameType | None = sys._getframe(0)
     while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame, level = frame.f_back, level + 1
     warnings.warn(

@@ -33,7 +33,7 @@ from .ir.program import Var, Const, Program, Eqn
 from .ir.optimize import optimize
 from .interpreters.staging import StagingTrace, StagingTracer, NotStageable, eval_program
 from .interpreters.jvp import JVPTrace, JVPTracer
-from .interpreters.vjp import VJPTrace, VJPTracer, backward
+from .interpreters.vjp import VJPTrace, backward
 from .interpreters.batching import BatchTrace, BatchTracer
 from .interpreters.taylor import JetTrace, JetTracer
 from .ops import shape as S, reductions as R, elementwise as E
@@ -109,9 +109,21 @@ def stage_body(fn, examples):
     return prog, consts
 
 
+class LoopRuleError(NotImplementedError):
+    """A transformation of a loop needs a value that is only known while the loop runs."""
+
+
 def _stage_rule(fn, examples):
     """Stage a rule's transformed body; it closes over nothing traced."""
-    prog, consts = stage_body(fn, examples)
+    try:
+        prog, consts = stage_body(fn, examples)
+    except BodyReadsValue:
+        raise LoopRuleError(
+            "this derivative of a loop nested in another loop's body needs the inner loop's "
+            "trip count, which differs from one outer iteration to the next (reverse mode of a "
+            "while_loop inside a scan/fori_loop/while_loop body is not supported yet); use "
+            "fori_loop with a fixed trip count inside, forward mode (jvp, jacfwd), or a plain "
+            "Python outer loop") from None
     if consts:                                      # pragma: no cover - an internal invariant
         raise AssertionError("a loop rule's body captured a traced value")
     return prog
@@ -360,7 +372,7 @@ def _scan_jvp(primals, tangents, params):
     mk = _carry_fixpoint(lambda m: _tangent_flows(body, mc + m + mx)[:nk],
                          [t is not None for t in tk])
     my = _tangent_flows(body, mc + mk + mx)[nk:]
-    ntc, ntk, ntx = sum(mc), sum(mk), sum(mx)
+    ntc, ntk = sum(mc), sum(mk)
 
     def jvp_body(*ins):
         c, dc, k, dk, x, dx = _split(ins, nc, ntc, nk, ntk, len(xs))
@@ -616,7 +628,7 @@ def _while_jvp(primals, tangents, params):
     nk = len(carry)
     mb = [t is not None for t in tb]
     mk = _carry_fixpoint(lambda m: _tangent_flows(body, mb + m), [t is not None for t in tk])
-    ntb, ntk = sum(mb), sum(mk)
+    ntb = sum(mb)
 
     def cond_j(*ins):
         c, k, _ = _split(ins, ncc, nk)

@@ -23,25 +23,28 @@ differentiable themselves and higher derivatives come from nesting.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .core import bind, primitives, shape_of, dtype_of  # noqa: F401  (primitives: the registry)
+from .core import Primitive, bind, primitives, shape_of, dtype_of  # noqa: F401  (primitives: the registry)
 
-jvp_rules = {}
-vjp_rules = {}
+Rule = Callable[..., Any]
+
+jvp_rules: dict[Primitive, Rule] = {}
+vjp_rules: dict[Primitive, Rule] = {}
 # ``vjp_fwd_rules[p](primals, params) -> (out, residuals)``: a forward pass that also returns what
 # the VJP rule needs (it then finds them in ``params["residuals"]``); loops use it to save carries.
-vjp_fwd_rules = {}
-batch_rules = {}
-taylor_rules = {}
-taylor_by_jvp = set()
-scalar_forms = {}
-emit_rules = {}
+vjp_fwd_rules: dict[Primitive, Rule] = {}
+batch_rules: dict[Primitive, Rule] = {}
+taylor_rules: dict[Primitive, Rule] = {}
+taylor_by_jvp: set[Primitive] = set()
+scalar_forms: dict[Primitive, Scalar] = {}
+emit_rules: dict[Primitive, Rule] = {}
 
 # Primitives that deliberately lack a rule in a table: {table_name: {primitive: reason}}.
-exempt = {"jvp": {}, "vjp": {}, "batch": {}, "taylor": {}, "emit": {}}
+exempt: dict[str, dict[Primitive, str]] = {"jvp": {}, "vjp": {}, "batch": {}, "taylor": {}, "emit": {}}
 
 
 class Scalar(NamedTuple):

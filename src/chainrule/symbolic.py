@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -1360,7 +1361,7 @@ def compare(f: Callable, x, order: int = 1, names=None, args: Sequence = (),
     label = f"finite diff ({fd_method})"
     try:
         from . import fd as _fd
-        fd_derivative = getattr(_fd, "derivative")
+        fd_derivative = _fd.derivative
     except (ImportError, AttributeError):
         rows.append(ComparisonRow("fd", label, None, None, None, None, "", None,
                                   "skipped: chainrule.fd not available"))

@@ -680,7 +680,7 @@ def _sections(text):
     try:
         picked = sorted({int(s) for s in text.split(",") if s.strip()})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--only takes section numbers like 1,3,5; got {text!r}")
+        raise argparse.ArgumentTypeError(f"--only takes section numbers like 1,3,5; got {text!r}") from None
     bad = [s for s in picked if s not in SECTIONS]
     if bad or not picked:
         raise argparse.ArgumentTypeError(f"sections are 1..6; got {text!r}")

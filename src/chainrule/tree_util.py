@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from typing import Any, Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -122,14 +123,14 @@ class PyTreeDef:
                  "_unflatten", "_hash")
 
     def __init__(self, kind: int, node_type: type | None, aux: Any,
-                 children: tuple, num_leaves: int, unflatten=None):
+                 children: tuple, num_leaves: int, unflatten: Callable[[Any, list], Any] | None = None):
         self._kind = kind
-        self._type = node_type
+        self._type: Any = node_type     # a class (a namedtuple's, a custom node's); None for leaves
         self._aux = aux
         self._children = children
         self._num_leaves = num_leaves
         self._unflatten = unflatten
-        self._hash = None
+        self._hash: int | None = None
 
     # -- basic properties ---------------------------------------------------
 
@@ -298,9 +299,9 @@ def _flatten(x: Any, leaves: list, is_leaf) -> PyTreeDef:
         subs = tuple([_flatten(c, leaves, is_leaf) for c in x])
         return PyTreeDef(kind, t, None, subs, len(leaves) - n0)
     if kind == _DICT:
-        keys = _dict_keys(x)
+        keys = tuple(_dict_keys(x))
         subs = tuple([_flatten(x[k], leaves, is_leaf) for k in keys])
-        return PyTreeDef(_DICT, t, tuple(keys), subs, len(leaves) - n0)
+        return PyTreeDef(_DICT, t, keys, subs, len(leaves) - n0)
     if kind == _ODICT:
         keys = tuple(x)
         subs = tuple([_flatten(x[k], leaves, is_leaf) for k in keys])
@@ -328,7 +329,9 @@ def _build(td: PyTreeDef, it) -> Any:
         return OrderedDict(zip(td._aux, ch))
     if kind == _NAMEDTUPLE:
         return td._type(*ch)
-    return td._unflatten(td._aux, ch)
+    unflatten = td._unflatten
+    assert unflatten is not None        # every custom node carries its unflatten
+    return unflatten(td._aux, ch)
 
 
 def _node_name(td: PyTreeDef) -> str:

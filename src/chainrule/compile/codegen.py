@@ -244,7 +244,8 @@ _WRITEABLE_VIEWS = {S.reshape_p, S.transpose_p, S.getitem_p, E.stop_gradient_p, 
 
 # non-elementwise primitives whose emitted code returns a new array (or an immutable scalar)
 _NEW_RESULTS = _FRESH | {
-    E.round_p, E.select_p, R.reduce_sum_p, R.reduce_max_p, R.reduce_min_p, R.reduce_prod_p, R.all_p, R.any_p, R.argmax_p,
+    E.round_p, E.select_p, R.reduce_sum_p, R.reduce_max_p, R.reduce_min_p, R.reduce_prod_p, R.all_p,
+    R.any_p, R.argmax_p,
     R.argmin_p, R.argsort_p, R.cumsum_p, R.cumprod_p, S.concatenate_p, S.pad_p, S.take_along_axis_p,
     D.cholesky_p, D.det_p, D.inv_p, D.solve_p, D.qr_p, D.svd_p, D.svdvals_p, D.eigh_p, D.slogdet_p,
     D.pinv_p}
@@ -369,6 +370,8 @@ def _generate(prog, use_math=True, name="compiled", native=True, chunk=None):
         eqns, found = _native.find_regions(prog)
         prog = Program(prog.invars, eqns, prog.outvars, prog.guards, prog.in_tree, prog.out_tree)
         regions = {r.start: r for r in found}
+        if regions:
+            ctx.ns["_fused"] = True          # numba kernels: they compile on their first call
     else:
         regions = {}
     frees = _last_uses(prog, regions)
@@ -499,4 +502,9 @@ def compile_program(prog, use_math=True, name="compiled"):
     return ns[name], "".join(sources)
 
 
-__all__ = ["generate", "compile_program", "GuardMiss", "emitter"]
+def calls_fused_kernels(fn):
+    """Does a function from `compile_program` call numba-fused kernels?"""
+    return bool(fn.__globals__.get("_fused"))
+
+
+__all__ = ["generate", "compile_program", "calls_fused_kernels", "GuardMiss", "emitter"]

@@ -140,7 +140,7 @@ class _Specialization:
             return
         self.fast, self.source = codegen.compile_program(program, use_math=True)
         # numba kernels (fused regions, loops) compile on first use: make that the first call
-        self.native = "_bad = " in self.source or has_loops(program)
+        self.native = codegen.calls_fused_kernels(self.fast) or has_loops(program)
 
     def __call__(self, leaves):
         try:
@@ -293,7 +293,9 @@ class Jitted:
             return self.fun(*_merge(dyn_args, spos, nums), **kw, **dict(skw))
         with _young_collections_only():
             prog, out = stage(flat_fun, (dyn, kwargs))
-            prog = optimize(roll(prog))
+            if not scalar_llvm.eligible(prog):   # a long scalar program runs best straight-line
+                prog = roll(prog)
+            prog = optimize(prog)
         return prog, out
 
     def lower(self, *args, **kwargs):

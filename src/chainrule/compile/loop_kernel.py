@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from ..ir.program import Var, Const
-from . import codegen
+from . import codegen, fpstatus
 from .native import kernel_op, _number, available as numba_available
 from ..ops import elementwise as E, linalg as L, reductions as R, shape as S
 
@@ -323,8 +323,10 @@ class LoopKernel:
             arr = np.asarray(a, dtype=dtype)
             flat.append(np.ascontiguousarray(arr.reshape((arr.shape[0], size) if s else size)))
         state = self.state
+        native = state[1] is not None
         with np.errstate(all="ignore"):
-            if state[1] is not None:
+            if native:
+                fpstatus.clear()
                 outs = state[1](*flat)
             else:
                 start = time.perf_counter()
@@ -333,6 +335,8 @@ class LoopKernel:
                 if not state[2] and state[3] > NATIVE_AFTER and numba_available():
                     state[2] = True
                     _builds.append(_start_build(self.src, state, flat))
+        if native:
+            fpstatus.report("a compiled loop")    # NumPy's warnings, by np.errstate outside
         res = []
         for o, (v, stacked) in zip(outs, self.out_vars):
             if not stacked:
@@ -352,6 +356,7 @@ def wait_native(timeout=None):
         _builds.pop().join(timeout)
 
 
+_build_lock = threading.Lock()
 BUILD_STACK = 256 << 20      # bytes of stack for a build: numba's SSA pass recurses per line
 BUILD_RECURSION = 100_000
 
@@ -375,19 +380,20 @@ def _start_build(src, state, sample):
 def _build_native(src, state, sample):
     """Compile `src` with numba (in a background thread) and check it on a sample call."""
     import sys
-    limit = sys.getrecursionlimit()
-    try:
-        import numba
-        sys.setrecursionlimit(max(limit, BUILD_RECURSION))   # long kernels: deep SSA recursion
-        fn = numba.njit(error_model="numpy", cache=False)(_python_kernel(src))
-        with np.errstate(all="ignore"):
-            fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in sample])
-        state[1] = fn
-    except Exception as e:     # numba could not compile it: keep the Python kernel, say so once
-        warnings.warn(f"chainrule: numba could not compile a loop kernel ({type(e).__name__}); "
-                      "the loop runs as Python code (exact, slower)", RuntimeWarning, stacklevel=1)
-    finally:
-        sys.setrecursionlimit(limit)
+    with _build_lock:          # one build at a time: each raises the recursion limit, then restores it
+        limit = sys.getrecursionlimit()
+        try:
+            import numba
+            sys.setrecursionlimit(max(limit, BUILD_RECURSION))   # long kernels: deep SSA recursion
+            fn = numba.njit(error_model="numpy", cache=False)(_python_kernel(src))
+            with np.errstate(all="ignore"):
+                fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in sample])
+            state[1] = fn
+        except Exception as e:     # numba could not compile it: keep the Python kernel, say so
+            warnings.warn(f"chainrule: numba could not compile a loop kernel ({type(e).__name__}); "
+                          "the loop runs as Python code (exact, slower)", RuntimeWarning, stacklevel=1)
+        finally:
+            sys.setrecursionlimit(limit)
 
 
 def scan_kernel(body, n_consts, n_carry, reverse):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import os
-import re
 
 import numpy as np
 
@@ -334,7 +333,7 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
         else:
             hoisted.append(f"    {local} = {arg}[()]")
 
-    for k, (name, a, kept, src) in enumerate(operands):
+    for k, (name, a, kept, _src) in enumerate(operands):
         src_shape = tuple(shape[i] for i in kept)
         bind_operand(f"a{k}", a.name, kept, f"_np.ascontiguousarray({name}).reshape({src_shape!r})")
     consts = {}
@@ -359,7 +358,7 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
             return consts[id(v)]
         return _number(v)
     outs, sums = [], []
-    plain = {}        # body line -> its fast form: a strong-zero product as a plain one
+    plain = {}        # body line -> its fast form (a strong-zero product as a plain one, vector math)
     for e in eqns:
         o = e.outvars[0]
         if _is_full_sum(e, shape):
@@ -369,6 +368,11 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
         if e.prim is E.safe_mul_p:     # differs only where the product is nan
             plain[len(body)] = [f"{o.name} = ({args[0]} * {args[1]})",
                                 f"bad += not ({o.name} == {o.name})"]
+        fast = _VECTOR_MATH.get(e.prim)
+        if fast is not None:           # vectorisable sin/cos/exp, valid in its FAST_RANGE
+            fn, limit = fast
+            plain[len(body)] = [f"bad += not (abs({args[0]}) <= {limit!r})",
+                                f"{o.name} = {fn}({args[0]})"]
         body.append(f"{o.name} = {scalar_emit(e, args)}")
         if o.id in later_uses:
             outs.append(o)
@@ -388,13 +392,8 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
     head += ["    " * (k + 1) + f"for {loops[k]} in range(n{k}):" for k in range(nd)]
     tail = ["    return (" + "".join(f"s{k}, " for k in range(len(sums))) + "bad)"]
     fast_body = []
-    for i, line in enumerate(body):   # vectorisable sin/cos/exp, each valid in its FAST_RANGE
-        if i in plain:
-            fast_body += plain[i]
-            continue
-        for fn, arg in _FAST_CALL.findall(line):
-            fast_body.append(f"bad += not (abs({arg}) <= {FAST_RANGE[fn]!r})")
-        fast_body.append(_FAST_CALL.sub(lambda m: f"_v{m.group(1)}({m.group(2)})", line))
+    for i, line in enumerate(body):
+        fast_body += plain.get(i, [line])
     if chains:
         exact_src = "\n".join(head[:-1] + tiled(body) + tail) + "\n"
         src = "\n".join(head[:-1] + tiled(fast_body) + tail) + "\n"
@@ -404,7 +403,7 @@ def emit_region(region, prog, later_uses, ctx, ref, scalar_emit):
     kern = ctx.const(_compile(src, reassociate=bool(sums)))
     exact = ctx.const(_compile(exact_src, reassociate=bool(sums))) if src != exact_src else kern
     lines = []
-    for k, o in enumerate(outs):
+    for o in outs:
         lines.append(f"{o.name} = _np.empty({shape!r}, {ctx.const(o.dtype)})")
         call.append(o.name)
     call += extra_call + [str(int(n)) for n in shape]
@@ -528,7 +527,8 @@ def _compile(src, reassociate=False):
 # kernels use them inside these ranges and re-run with libm's beyond them (or on nan).
 
 FAST_RANGE = {"sin": 1e8, "cos": 1e8, "exp": 708.0}
-_FAST_CALL = re.compile(r"_m\.(sin|cos|exp)\((\w+)\)")
+_VECTOR_MATH = {E.sin_p: ("_vsin", FAST_RANGE["sin"]), E.cos_p: ("_vcos", FAST_RANGE["cos"]),
+                E.exp_p: ("_vexp", FAST_RANGE["exp"])}
 
 
 def _vecmath():

@@ -22,7 +22,7 @@ import numpy as np
 from ..ir.program import Var
 from ..ops import elementwise as E
 from ..rules import scalar_forms
-from . import native
+from . import fpstatus, native
 
 MIN_EQNS = 200            # below this, generated Python is as fast and compiles instantly
 MAX_EQNS = 400_000        # above this, jit does not compile natively (its memory grows too)
@@ -107,7 +107,7 @@ _D, _Q = struct.Struct("<d"), struct.Struct("<Q")
 
 
 def _double(x):
-    return "0x%016X" % _Q.unpack(_D.pack(float(x)))[0]
+    return f"0x{_Q.unpack(_D.pack(float(x)))[0]:016X}"
 
 
 class _Emitter:
@@ -414,6 +414,10 @@ class ScalarKernel:
     def __call__(self, *leaves):
         inp = self._in_t(*leaves)
         res = self._out_t()
-        if self._fn(inp, res, self._env_t() if self._env_t is not None else None):
+        fpstatus.clear()
+        missed = self._fn(inp, res, self._env_t() if self._env_t is not None else None)
+        if missed:
+            fpstatus.clear()
             raise self._miss
+        fpstatus.report("jit-compiled code")
         return tuple(bool(r) if b else r for r, b in zip(res, self._bool_out))

@@ -8,10 +8,10 @@ x1, ..., xK of a curve through it,
 with `None` standing for a zero coefficient.  Every primitive maps the series
 of its arguments to the series of its result with a rule from
 `chainrule.rules.taylor_rules` (registered beside the primitive, written with the
-series arithmetic of chainrule/ops/series.py): O(K^2) work per operation instead of the exponential growth of nested first-order
-differentiation.  Raw coefficients need no factorials, so orders in the
-hundreds stay finite; `jet` converts to and from JAX's factorial-scaled
-convention at its boundary only.
+series arithmetic of chainrule/ops/series.py): O(K^2) work per operation instead
+of the exponential growth of nested first-order differentiation.  Raw
+coefficients need no factorials, so orders in the hundreds stay finite; `jet`
+converts to and from JAX's factorial-scaled convention at its boundary only.
 
 Rules are written with chainrule's own operations, so `grad`, `jvp` and
 `vmap` of a jet (or a jet of them) work by the usual level discipline: a

@@ -138,7 +138,11 @@ def _key(a):
     if isinstance(a, Var):
         return ("v", a.id)
     v = a.value
-    if isinstance(v, (int, float, complex, bool, str, type(None))):
+    if type(v) is float:                 # 0.0 and -0.0 are different constants (1/x tells them apart)
+        return ("c", float, v.hex())
+    if type(v) is complex:
+        return ("c", complex, v.real.hex(), v.imag.hex())
+    if isinstance(v, (int, bool, str, type(None))):
         return ("c", type(v), v)
     return ("o", id(v))
 
@@ -146,6 +150,8 @@ def _key(a):
 def _hashable(params):
     if not params:
         return ()
+    if any(isinstance(v, (float, complex)) for v in params.values()):
+        return None                      # 0.0 == -0.0: never merge on float parameters
     try:
         key = tuple(sorted(params.items()))
         hash(key)

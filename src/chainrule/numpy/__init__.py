@@ -13,12 +13,16 @@ import math
 import numpy as _np
 from numpy import (  # noqa: F401  constants and dtypes, re-exported as in NumPy
     pi, e, inf, nan, newaxis, float16, float32, float64, complex64, complex128,
-    int8, int16, int32, int64, uint8, bool_, dtype, ndarray, finfo, iinfo, result_type,
+    int8, int16, int32, int64, uint8, bool_, ndarray, finfo, iinfo, result_type,
     issubdtype, floating, integer, inexact, complexfloating, number,
 )
 
-from ..core import Tracer, bind, shape_of, dtype_of, concrete
+from ..core import Tracer, shape_of, dtype_of, concrete
 from ..ops import elementwise as _E, reductions as _R, shape as _S, linalg as _L, special as _special
+
+# re-exported like the names above, but assigned: many functions below take NumPy's `dtype=`
+# parameter, which would shadow an imported name (ruff F811)
+dtype = _np.dtype
 
 # ------------------------------------------------------ elementwise math ---
 sin, cos, tan = _E.sin, _E.cos, _E.tan
@@ -402,6 +406,225 @@ def allclose(a, b, rtol=1e-05, atol=1e-08):
 
 def array_equal(a, b):
     return _np.array_equal(concrete(a), concrete(b))
+
+
+# ------------------------------------------- differences, integrals, signals ---
+def _norm_axis(axis, nd):
+    return _S.normalize_axis(axis, nd)
+
+
+def diff(a, n=1, axis=-1, prepend=None, append=None):
+    """`numpy.diff`: the n-th discrete difference along `axis` (`prepend`/`append` values are
+    joined first; a scalar one is broadcast to a single slice)."""
+    n = int(n)
+    if n < 0:
+        raise ValueError("order must be non-negative but got " + repr(n))
+    a = asarray(a)
+    nd = ndim(a)
+    if nd == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    axis = _norm_axis(axis, nd)
+    if n == 0:
+        return a
+    parts = []
+    for v in (prepend, a, append):
+        if v is None:
+            continue
+        v = asarray(v)
+        if ndim(v) == 0:
+            v = broadcast_to(v, tuple(1 if i == axis else m for i, m in enumerate(shape_of(a))))
+        parts.append(v)
+    if len(parts) > 1:
+        a = concatenate(parts, axis=axis)
+    pre = (slice(None),) * axis
+    for _ in range(n):
+        hi, lo = _S.getitem(a, pre + (slice(1, None),)), _S.getitem(a, pre + (slice(None, -1),))
+        a = not_equal(hi, lo) if dtype_of(a) == _np.bool_ else hi - lo
+    return a
+
+
+def append(arr, values, axis=None):
+    """`numpy.append`: `values` joined to the end of `arr` (both flattened when axis is None)."""
+    arr, values = asarray(arr), asarray(values)
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], axis=0)
+    return concatenate([arr, values], axis=axis)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """`numpy.trapezoid`: the trapezoidal rule along `axis` (sample points `x`, or spacing `dx`)."""
+    y = asarray(y)
+    nd = ndim(y)
+    axis = _norm_axis(axis, nd)
+    if x is None:
+        d = dx
+    else:
+        x = asarray(x)
+        if ndim(x) == 1:
+            d = reshape(diff(x), tuple(-1 if i == axis else 1 for i in range(nd)))
+        else:
+            d = diff(x, axis=axis)
+    pre = (slice(None),) * axis
+    hi, lo = _S.getitem(y, pre + (slice(1, None),)), _S.getitem(y, pre + (slice(None, -1),))
+    return sum(d * (hi + lo) / 2.0, axis=axis)
+
+
+if hasattr(_np, "trapz"):   # removed in NumPy 2.4
+    trapz = trapezoid
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """`numpy.cross` of 3-vectors (and, deprecated as in NumPy 2, 2-vectors: a missing third
+    component is zero; two 2-vectors give the scalar z component)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = asarray(a), asarray(b)
+    a = moveaxis(a, _norm_axis(axisa, ndim(a)), -1)
+    b = moveaxis(b, _norm_axis(axisb, ndim(b)), -1)
+    na, nb = shape_of(a)[-1], shape_of(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product\n(dimension must be 2 or 3)")
+    if na == 2 or nb == 2:
+        import warnings
+        warnings.warn("Arrays of 2-dimensional vectors are deprecated. Use arrays of "
+                      "3-dimensional vectors instead. (deprecated in NumPy 2.0)", DeprecationWarning, stacklevel=2)
+    a0, a1, a2 = a[..., 0], a[..., 1], (a[..., 2] if na == 3 else None)
+    b0, b1, b2 = b[..., 0], b[..., 1], (b[..., 2] if nb == 3 else None)
+
+    def mul(p, q):
+        return None if p is None or q is None else p * q
+
+    def sub(p, q):
+        if p is None:
+            return negative(q)
+        return p if q is None else p - q
+
+    z = a0 * b1 - a1 * b0
+    if na == 2 and nb == 2:
+        return z
+    cp = broadcast_arrays(sub(mul(a1, b2), mul(a2, b1)), sub(mul(a2, b0), mul(a0, b2)), z)
+    out = stack(cp, axis=-1)
+    return moveaxis(out, -1, _norm_axis(axisc, ndim(out)))
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):  # noqa: F811  (NumPy's keyword)
+    """`numpy.nan_to_num`: nan, +inf and -inf replaced (inf by the dtype's extremes unless
+    given).  The derivative is 1 where x is finite and 0 where an entry is replaced."""
+    if not builtins.any(isinstance(v, Tracer) for v in (x, nan, posinf, neginf)):
+        return _np.nan_to_num(x, copy=copy, nan=nan, posinf=posinf, neginf=neginf)
+    dt = dtype_of(x)
+    if dt.kind == "c":
+        re = nan_to_num(real(x), nan=nan, posinf=posinf, neginf=neginf)
+        im = nan_to_num(imag(x), nan=nan, posinf=posinf, neginf=neginf)
+        return astype(re, dt) + astype(im, dt) * 1j
+    if dt.kind != "f":
+        return x
+    fi = _np.finfo(dt)
+    posinf = fi.max if posinf is None else posinf
+    neginf = fi.min if neginf is None else neginf
+    out = where(isnan(x), astype(asarray(nan), dt), x)
+    out = where(equal(x, _np.inf), astype(asarray(posinf), dt), out)
+    return where(equal(x, -_np.inf), astype(asarray(neginf), dt), out)
+
+
+def interp(x, xp, fp, left=None, right=None, period=None):
+    """`numpy.interp`: 1-D piecewise-linear interpolation of (xp, fp) at x (xp increasing).
+    Differentiable in x, xp, fp, left and right; the bracketing interval is found by
+    comparisons (data, not control flow), so it traces under jit and vmap."""
+    if period is not None:
+        raise TypeError("chainrule.numpy.interp: the argument period= is not supported")
+    xp, fp = asarray(xp), asarray(fp)
+    if ndim(xp) != 1 or ndim(fp) != 1:
+        raise ValueError("xp and fp must be 1-D sequences")
+    n = shape_of(xp)[0]
+    if shape_of(fp)[0] != n:
+        raise ValueError("fp and xp are not of the same length.")
+    if n == 0:
+        raise ValueError("array of sample points is empty")
+    x = asarray(x)
+    if dtype_of(x).kind in "biu":
+        x = astype(x, _np.float64)
+    f0, fl = fp[0], fp[n - 1]
+    left = f0 if left is None else left
+    right = fl if right is None else right
+    if n == 1:
+        y = broadcast_to(f0, shape_of(x))
+    else:
+        if not isinstance(x, Tracer) and not isinstance(xp, Tracer):
+            j = _np.clip(_np.searchsorted(xp, x, side="right") - 1, 0, n - 2)
+        else:   # j = #{xp[1:-1] <= x}, in [0, n-2]
+            j = sum(astype(greater_equal(expand_dims(x, -1), xp[1:n - 1]), _np.int64), axis=-1)
+        xj, xj1, fj, fj1 = take(xp, j), take(xp, j + 1), take(fp, j), take(fp, j + 1)
+        dxp = xj1 - xj
+        dxp = where(equal(dxp, 0), 1.0, dxp)
+        y = fj + (x - xj) * ((fj1 - fj) / dxp)
+    y = where(less(x, xp[0]), left, y)
+    y = where(greater(x, xp[n - 1]), right, y)
+    if not isinstance(y, Tracer) and ndim(y) == 0:
+        y = _np.float64(y) if dtype_of(y).kind != "c" else _np.complex128(y)
+    return y
+
+
+def _conv_full(a, v):
+    """Full 1-D convolution as a gather of shifted copies of `a` times `v` (a matmul)."""
+    n, m = shape_of(a)[0], shape_of(v)[0]
+    dt = _np.result_type(dtype_of(a), dtype_of(v))
+    if dt.kind in "b":
+        dt = _np.dtype(_np.int64)
+    a, v = astype(a, dt), astype(v, dt)
+    z = _np.zeros(m - 1, dt)
+    a_pad = concatenate([z, a, z], axis=0)
+    idx = _np.arange(n + m - 1)[:, None] - _np.arange(m)[None, :] + (m - 1)
+    return matmul(_S.getitem(a_pad, (idx,)), v)
+
+
+def _conv_args(a, v, name):
+    a, v = asarray(a), asarray(v)
+    if ndim(a) == 0:
+        a = reshape(a, (1,))
+    if ndim(v) == 0:
+        v = reshape(v, (1,))
+    if ndim(a) != 1 or ndim(v) != 1:
+        raise ValueError("object too deep for desired array")
+    if shape_of(a)[0] == 0:
+        raise ValueError(name + ": a cannot be empty")
+    if shape_of(v)[0] == 0:
+        raise ValueError(name + ": v cannot be empty")
+    return a, v
+
+
+def _mode_slice(full, n, m, mode):
+    lo, hi = builtins.min(n, m), builtins.max(n, m)
+    if mode == "full":
+        return full
+    if mode == "same":
+        start = (lo - 1) // 2
+        return full[start:start + hi]
+    if mode == "valid":
+        return full[lo - 1:hi]
+    raise ValueError("mode must be one of 'full', 'same', or 'valid' (got " + repr(mode) + ")")
+
+
+def convolve(a, v, mode="full"):
+    """`numpy.convolve` of two 1-D arrays ('full', 'same' or 'valid'); differentiable in both."""
+    a, v = _conv_args(a, v, "convolve")
+    n, m = shape_of(a)[0], shape_of(v)[0]
+    if m > n:
+        a, v, n, m = v, a, m, n
+    return _mode_slice(_conv_full(a, v), n, m, mode)
+
+
+def correlate(a, v, mode="valid"):
+    """`numpy.correlate` of two 1-D arrays: c[k] = sum_n a[n + k] * conj(v[n]) ('valid',
+    'same' or 'full'); differentiable in both."""
+    a, v = _conv_args(a, v, "correlate")
+    n, m = shape_of(a)[0], shape_of(v)[0]
+    if dtype_of(v).kind == "c":
+        v = conj(v)
+    if m > n:   # NumPy: correlate(v, a) reversed (conjugated)
+        out = _mode_slice(_conv_full(v, flip(a, 0)), m, n, mode)
+        return flip(out, 0)
+    return _mode_slice(_conv_full(a, flip(v, 0)), n, m, mode)
 
 
 from . import linalg  # noqa: E402,F401  (needs the names above)

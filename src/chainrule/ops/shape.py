@@ -652,7 +652,8 @@ def scatter_add_along_axis(x, indices, y, axis):
 
 def flip(x, axis=None):
     nd = len(shape_of(x))
-    axes = range(nd) if axis is None else [normalize_axis(a, nd) for a in (axis if isinstance(axis, (tuple, list)) else (axis,))]
+    given = axis if isinstance(axis, (tuple, list)) else (axis,)
+    axes = range(nd) if axis is None else [normalize_axis(a, nd) for a in given]
     idx = [slice(None)] * nd
     for a in axes:
         idx[a] = slice(None, None, -1)

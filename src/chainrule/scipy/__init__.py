@@ -1,5 +1,7 @@
-"""`chainrule.scipy`: differentiable counterparts of parts of SciPy (`chainrule.scipy.special`).
+"""`chainrule.scipy`: differentiable counterparts of parts of SciPy (`chainrule.scipy.special`,
+`chainrule.scipy.integrate`).
 
 SciPy itself is optional: without it the special functions use NumPy fallbacks.
 """
 from . import special  # noqa: F401  (chainrule.scipy.special)
+from . import integrate  # noqa: F401  (chainrule.scipy.integrate)

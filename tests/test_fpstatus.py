@@ -1,0 +1,60 @@
+"""Natively compiled code reports NumPy's floating-point warnings (compile/fpstatus.py)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule.compile import fpstatus, loop_kernel, scalar_llvm
+from chainrule.compile.loop_kernel import wait_native
+
+
+def _long_chain_ending_in_log_of_zero(x):
+    for _ in range(120):
+        x = cnp.log(x) * 0.5 + 1.0
+    return cnp.log(x - x)
+
+
+@pytest.mark.skipif(fpstatus._lib is None or not scalar_llvm.native.available(),
+                    reason="no LLVM tier or no floating-point status access here")
+def test_llvm_tier_warns_raises_or_stays_quiet_as_numpy_says():
+    g = cr.jit(_long_chain_ending_in_log_of_zero)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert g(2.0) == -np.inf and g(2.0) == -np.inf     # staged run, then the LLVM kernel
+    assert isinstance(next(iter(g._cache.values()))[0].fast, scalar_llvm.ScalarKernel)
+    assert any("divide by zero encountered in jit-compiled code" in str(m.message) for m in w)
+    with np.errstate(divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert g(2.0) == -np.inf
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError, match="divide by zero"):
+        g(2.0)
+    with warnings.catch_warnings():                          # finite throughout: no warning
+        warnings.simplefilter("error")
+        h = cr.jit(lambda x: _long_chain_ending_in_log_of_zero(x + 0.0) * 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h(2.0)
+        g2 = cr.jit(lambda x: cnp.log(x) * 0.5 + sum(cnp.sin(x * k) for k in range(150)))
+        g2(2.0)
+        assert np.isfinite(g2(2.0))
+
+
+@pytest.mark.skipif(fpstatus._lib is None or not loop_kernel.numba_available(),
+                    reason="no numba or no floating-point status access here")
+def test_compiled_loop_reports_overflow(monkeypatch):
+    monkeypatch.setattr(loop_kernel, "NATIVE_AFTER", 0.0)      # build the numba kernel at once
+
+    def f(x):
+        return cr.fori_loop(0, 3000, lambda i, v: v * 1.5 + 0.25, x)
+    g = cr.jit(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g(np.ones(3))
+        g(np.ones(3))
+        wait_native()
+    assert any(s[1] is not None for s in loop_kernel._kernels.values())
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert np.isinf(g(np.ones(3))).all()
+    assert any("overflow" in str(m.message) for m in w)
