@@ -13,7 +13,7 @@ import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule import rules
 from chainrule.core import Primitive, bind, primitives
-from chainrule.interpreters.batching import (
+from chainrule.jacobians import (
     vmap, batched_jacfwd, batched_jacrev, batched_hessian, sparse_jacobian, sparse_hessian,
     color_columns)
 

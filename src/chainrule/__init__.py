@@ -15,7 +15,8 @@ from .api import (  # noqa: F401
 )
 from .core import LeakedTracerError, TracerConversionError  # noqa: F401
 from .fd import check_grads  # noqa: F401
-from .interpreters.batching import vmap, sparse_jacobian, sparse_hessian  # noqa: F401
+from .interpreters.batching import vmap  # noqa: F401
+from .jacobians import sparse_jacobian, sparse_hessian  # noqa: F401
 from .interpreters.staging import make_ir  # noqa: F401
 from .compile.jit import jit  # noqa: F401
 from .control_flow import cond, switch, while_loop, fori_loop, scan  # noqa: F401

@@ -304,13 +304,13 @@ def jacfwd(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
     Blocks have shape out.shape + in.shape; `chunk_size` bounds how many basis
     vectors are pushed at once (memory on large Jacobians).
     """
-    from .interpreters.batching import batched_jacfwd
+    from .jacobians import batched_jacfwd
     return batched_jacfwd(f, argnums, has_aux, holomorphic, chunk_size)
 
 
 def jacrev(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
     """The Jacobian by reverse mode: one forward pass, one batched pullback over the outputs."""
-    from .interpreters.batching import batched_jacrev
+    from .jacobians import batched_jacrev
     return batched_jacrev(f, argnums, has_aux, holomorphic, chunk_size)
 
 
@@ -331,7 +331,7 @@ def jacobian(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
 
 def hessian(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
     """The Hessian, forward over reverse, batched over the input basis."""
-    from .interpreters.batching import batched_hessian
+    from .jacobians import batched_hessian
     return batched_hessian(f, argnums, has_aux, holomorphic, chunk_size)
 
 
