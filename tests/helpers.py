@@ -198,3 +198,23 @@ def rosen_hvp(x, v):
     hv[:-1] += o * v[1:]
     hv[1:] += o * v[:-1]
     return hv
+
+
+# ------------------------------------------------- a time-stepping workload ---
+
+def lorenz_rhs(y, p):
+    """The Lorenz-63 right-hand side (written with chainrule.numpy)."""
+    import chainrule.numpy as cnp
+    return cnp.stack([p[0] * (y[1] - y[0]), y[0] * (p[1] - y[2]) - y[1], y[0] * y[1] - p[2] * y[2]])
+
+
+def rk4_step(rhs, h):
+    """One classical Runge-Kutta step of y' = rhs(y, p), as a function (y, p) -> y."""
+    def step(y, p):
+        k1 = rhs(y, p)
+        k2 = rhs(y + 0.5 * h * k1, p)
+        k3 = rhs(y + 0.5 * h * k2, p)
+        k4 = rhs(y + h * k3, p)
+        return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+    return step
+

@@ -14,21 +14,13 @@ import chainrule.numpy as cnp
 from chainrule import loops
 from chainrule.compile import loop_kernel
 
-from helpers import fd_grad
+from helpers import fd_grad, lorenz_rhs, rk4_step
 
 H = 1e-2
 
 
-def rhs(y, p):
-    return cnp.stack([p[0] * (y[1] - y[0]), y[0] * (p[1] - y[2]) - y[1], y[0] * y[1] - p[2] * y[2]])
-
-
-def rk4(y, p):
-    k1 = rhs(y, p)
-    k2 = rhs(y + 0.5 * H * k1, p)
-    k3 = rhs(y + 0.5 * H * k2, p)
-    k4 = rhs(y + H * k3, p)
-    return y + (H / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+rhs = lorenz_rhs
+rk4 = rk4_step(lorenz_rhs, H)
 
 
 def lorenz_fori(p, n=40):

@@ -13,21 +13,11 @@ from chainrule.compile.roll import roll, has_loops
 from chainrule.interpreters.staging import stage, eval_program
 from chainrule.loops import scan_p
 
-
-def rk4(rhs, h):
-    def step(y, p):
-        k1 = rhs(y, p)
-        k2 = rhs(y + 0.5 * h * k1, p)
-        k3 = rhs(y + 0.5 * h * k2, p)
-        k4 = rhs(y + h * k3, p)
-        return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
-    return step
+from helpers import lorenz_rhs, rk4_step
 
 
 def lorenz_loss(steps):
-    def rhs(y, p):
-        return cnp.stack([p[0] * (y[1] - y[0]), y[0] * (p[1] - y[2]) - y[1], y[0] * y[1] - p[2] * y[2]])
-    step = rk4(rhs, 1e-3)
+    step = rk4_step(lorenz_rhs, 1e-3)
 
     def loss(p):
         y = cnp.ones(3)

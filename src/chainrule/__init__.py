@@ -5,7 +5,9 @@ arrays, batched (`vmap`) and compiled (`jit`), beside finite differences
 (`chainrule.fd`) and a SymPy bridge (`chainrule.symbolic`).
 """
 from . import _malloc
-from . import numpy  # noqa: F401  (installs operators and NumPy protocols on tracers)
+from . import numpy  # noqa: F401
+from .numpy import _protocols
+_protocols.install()        # operators, array methods and NumPy's protocols on tracers
 from . import tree_util  # noqa: F401
 from . import fd  # noqa: F401
 from . import symbolic  # noqa: F401  (imports SymPy only when used)

@@ -628,6 +628,3 @@ def correlate(a, v, mode="valid"):
 
 
 from . import linalg  # noqa: E402,F401  (needs the names above)
-from ._protocols import install as _install  # noqa: E402
-
-_install()
