@@ -7,7 +7,6 @@ arrays, batched (`vmap`) and compiled (`jit`), beside finite differences
 from . import _malloc
 from . import numpy  # noqa: F401
 from .numpy import _protocols
-_protocols.install()        # operators, array methods and NumPy's protocols on tracers
 from . import tree_util  # noqa: F401
 from . import fd  # noqa: F401
 from . import symbolic  # noqa: F401  (imports SymPy only when used)
@@ -24,6 +23,8 @@ from .compile.jit import jit  # noqa: F401
 from .control_flow import cond, switch, while_loop, fori_loop, scan  # noqa: F401
 from . import loops  # noqa: F401  (the scan and while primitives)
 from .interpreters.taylor import jet, derivative, taylor_coefficients  # noqa: F401
+
+_protocols.install()        # operators, array methods and NumPy's protocols on tracers
 
 __version__ = "0.1.0"
 
