@@ -1,10 +1,11 @@
-"""NumPy's floating-point warnings for natively compiled code (LLVM and numba kernels).
+"""NumPy's floating-point warnings for the LLVM scalar tier (compile/scalar_llvm.py).
 
 Native code computes inf and nan as NumPy does but cannot call Python to warn. Like
 NumPy's own loops, the caller clears the processor's floating-point status flags before
 the call and reads them after (C's `feclearexcept` / `fetestexcept`); a raised flag becomes
 the RuntimeWarning (or FloatingPointError) that `numpy.seterr` / `numpy.errstate` asks for.
-On a platform whose flag values are not known here nothing is reported.
+On a platform whose flag values are not known here nothing is reported.  (numba kernels are
+optimised code that may evaluate an operation speculatively, so their flags are not read.)
 """
 from __future__ import annotations
 

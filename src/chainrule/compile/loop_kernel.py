@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from ..ir.program import Var, Const
-from . import codegen, fpstatus
+from . import codegen
 from .native import kernel_op, _number, available as numba_available
 from ..ops import elementwise as E, linalg as L, reductions as R, shape as S
 
@@ -326,7 +326,6 @@ class LoopKernel:
         native = state[1] is not None
         with np.errstate(all="ignore"):
             if native:
-                fpstatus.clear()
                 outs = state[1](*flat)
             else:
                 start = time.perf_counter()
@@ -335,8 +334,6 @@ class LoopKernel:
                 if not state[2] and state[3] > NATIVE_AFTER and numba_available():
                     state[2] = True
                     _builds.append(_start_build(self.src, state, flat))
-        if native:
-            fpstatus.report("a compiled loop")    # NumPy's warnings, by np.errstate outside
         res = []
         for o, (v, stacked) in zip(outs, self.out_vars):
             if not stacked:

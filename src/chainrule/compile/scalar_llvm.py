@@ -336,15 +336,29 @@ def _emit_eqn(e, em, libm, by_address=False):
         out.append(f"  {dst} = {_ARITH[op]} double {em.ref(a[0], 'double')}, {em.ref(a[1], 'double')}")
     elif op in _CMP:
         out.append(f"  {dst} = fcmp {_CMP[op]} double {em.ref(a[0], 'double')}, {em.ref(a[1], 'double')}")
-    elif p is E.safe_mul_p:        # g * d, with 0 where it is nan and a factor is 0
+    elif p is E.safe_mul_p:        # g * d, with 0 where a factor is 0 and the other inf or nan
+        # the masked factors are replaced before multiplying (quiet compares only), so a
+        # strong zero raises no "invalid" flag: fpstatus reports what eager NumPy reports
         g, d = em.ref(a[0], "double"), em.ref(a[1], "double")
-        prod, isnan, gz, dz, anyz, mask = (em.tmp() for _ in range(6))
-        out.append(f"  {prod} = fmul double {g}, {d}")
-        out.append(f"  {isnan} = fcmp uno double {prod}, 0.0")
+
+        def bad(x):                # x is inf, -inf or nan
+            t = [em.tmp() for _ in range(5)]
+            out.append(f"  {t[0]} = fcmp oeq double {x}, 0x7FF0000000000000")
+            out.append(f"  {t[1]} = fcmp oeq double {x}, 0xFFF0000000000000")
+            out.append(f"  {t[2]} = fcmp uno double {x}, 0.0")
+            out.append(f"  {t[3]} = or i1 {t[0]}, {t[1]}")
+            out.append(f"  {t[4]} = or i1 {t[3]}, {t[2]}")
+            return t[4]
+        gz, dz, m1, m2, mask, g2, d2, prod = (em.tmp() for _ in range(8))
+        gbad, dbad = bad(g), bad(d)
         out.append(f"  {gz} = fcmp oeq double {g}, 0.0")
         out.append(f"  {dz} = fcmp oeq double {d}, 0.0")
-        out.append(f"  {anyz} = or i1 {gz}, {dz}")
-        out.append(f"  {mask} = and i1 {isnan}, {anyz}")
+        out.append(f"  {m1} = and i1 {gz}, {dbad}")
+        out.append(f"  {m2} = and i1 {dz}, {gbad}")
+        out.append(f"  {mask} = or i1 {m1}, {m2}")
+        out.append(f"  {g2} = select i1 {mask}, double 0.0, double {g}")
+        out.append(f"  {d2} = select i1 {mask}, double 0.0, double {d}")
+        out.append(f"  {prod} = fmul double {g2}, {d2}")
         out.append(f"  {dst} = select i1 {mask}, double 0.0, double {prod}")
     elif p is E.neg_p:
         out.append(f"  {dst} = fneg double {em.ref(a[0], 'double')}")
