@@ -200,9 +200,6 @@ class _Loop:
         self.a, self.L, self.k = a, L, k
         self.end = a + L * k
 
-    def contains(self, i):
-        return self.a <= i < self.end
-
 
 def _classify(ix, loop):
     """Fill `loop` with the body's operand classes; False when a copy does not read only

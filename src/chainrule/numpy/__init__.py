@@ -627,4 +627,295 @@ def correlate(a, v, mode="valid"):
     return _mode_slice(_conv_full(a, flip(v, 0)), n, m, mode)
 
 
+# ------------------------------------- nan-aware reductions, order statistics ---
+def _traced(*xs):
+    """True when any of xs (or an entry of a list/tuple among them) is a Tracer."""
+    return builtins.any(isinstance(x, Tracer) or (isinstance(x, (list, tuple)) and _traced(*x))
+                        for x in xs)
+
+
+def _no_out(name, out):
+    if out is not None:
+        raise TypeError("chainrule.numpy." + name + ": the argument out= is not supported")
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
+    """`numpy.nansum`: nan entries count as zero (and get zero derivative)."""
+    _no_out("nansum", out)
+    if not _traced(a):
+        return _np.nansum(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    return sum(where(isnan(a), 0, a), axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False):
+    """`numpy.nanprod`: nan entries count as one (and get zero derivative)."""
+    _no_out("nanprod", out)
+    if not _traced(a):
+        return _np.nanprod(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    return prod(where(isnan(a), 1, a), axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
+    """`numpy.nanmean`: the mean of the non-nan entries (nan where there are none)."""
+    _no_out("nanmean", out)
+    if not _traced(a):
+        return _np.nanmean(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    s = nansum(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    if dtype_of(s).kind in "biu":
+        s = astype(s, _np.float64)
+    cnt = sum(astype(logical_not(isnan(a)), _np.finfo(dtype_of(s)).dtype), axis=axis, keepdims=keepdims)
+    return s / cnt
+
+
+def _nan_extreme(name, red, fill, a, axis, out, keepdims):
+    _no_out(name, out)
+    if not _traced(a):
+        return getattr(_np, name)(a, axis=axis, keepdims=keepdims)
+    m = isnan(a)
+    r = red(where(m, fill, a), axis=axis, keepdims=keepdims)
+    return where(all(m, axis=axis, keepdims=keepdims), _np.nan, r)
+
+
+def nanmax(a, axis=None, out=None, keepdims=False):
+    """`numpy.nanmax`: the largest non-nan entry (nan where all are nan)."""
+    return _nan_extreme("nanmax", max, -_np.inf, a, axis, out, keepdims)
+
+
+def nanmin(a, axis=None, out=None, keepdims=False):
+    """`numpy.nanmin`: the smallest non-nan entry (nan where all are nan)."""
+    return _nan_extreme("nanmin", min, _np.inf, a, axis, out, keepdims)
+
+
+def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+             weights=None, interpolation=None):
+    """`numpy.quantile`, method "linear" only: the interpolation between the two neighbouring
+    order statistics (a sorted copy), differentiable in a (through those two) and in q."""
+    _no_out("quantile", out)
+    if interpolation is not None:
+        raise TypeError("chainrule.numpy.quantile: the argument interpolation= is not supported")
+    if method != "linear":
+        raise TypeError("chainrule.numpy.quantile: the argument method=" + repr(method)
+                        + " is not supported (only 'linear')")
+    if weights is not None:
+        raise TypeError("chainrule.numpy.quantile: the argument weights= is not supported")
+    if not _traced(a, q):
+        return _np.quantile(a, q, axis=axis, keepdims=keepdims)
+    a = asarray(a)
+    if dtype_of(a).kind in "biub":
+        a = astype(a, _np.float64)
+    if not isinstance(q, Tracer):
+        qc = _np.asarray(q)
+        if qc.size and (qc.min() < 0 or qc.max() > 1):
+            raise ValueError("Quantiles must be in the range [0, 1]")
+    nd = ndim(a)
+    axes = tuple(range(nd)) if axis is None else _R.normalize_axes(a, axis)
+    keep = [i for i in range(nd) if i not in axes]
+    x = transpose(a, tuple(keep) + tuple(axes))
+    rshape = tuple(shape_of(a)[i] for i in keep)
+    n = int(_np.prod([shape_of(a)[i] for i in axes], dtype=_np.int64))
+    s = sort(reshape(x, rshape + (n,)), axis=-1)
+    q = asarray(q)
+    qshape = shape_of(q)
+    if n == 1:
+        s = concatenate([s, s], axis=-1)
+    g = q * (n - 1)
+    j = astype(clip(floor(g), 0, builtins.max(n - 2, 0)), _np.int64)
+    t = g - j
+    lo, hi = take(s, j, axis=-1), take(s, j + 1, axis=-1)    # shape rshape + qshape
+    y = lo + (hi - lo) * t
+    nq, nr = len(qshape), len(rshape)
+    y = transpose(y, tuple(range(nr, nr + nq)) + tuple(range(nr)))     # qshape + rshape
+    if keepdims:
+        y = reshape(y, qshape + tuple(1 if i in axes else shape_of(a)[i] for i in range(nd)))
+    return y
+
+
+def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+               weights=None, interpolation=None):
+    """`numpy.percentile`: `quantile(a, q / 100)`, method "linear" only."""
+    if not _traced(a, q):
+        _no_out("percentile", out)
+        if method != "linear" or interpolation is not None or weights is not None:
+            quantile(a, 0.5, method=method, interpolation=interpolation, weights=weights)   # raises
+        return _np.percentile(a, q, axis=axis, keepdims=keepdims)
+    if not isinstance(q, Tracer):
+        qc = _np.asarray(q)
+        if qc.size and (qc.min() < 0 or qc.max() > 100):
+            raise ValueError("Percentiles must be in the range [0, 100]")
+    return quantile(a, asarray(q) / 100.0, axis=axis, out=out, method=method, keepdims=keepdims,
+                    weights=weights, interpolation=interpolation)
+
+
+def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """`numpy.median`: the linear-method 0.5 quantile (the mean of the two middle entries)."""
+    _no_out("median", out)
+    if not _traced(a):
+        return _np.median(a, axis=axis, keepdims=keepdims)
+    return quantile(a, 0.5, axis=axis, keepdims=keepdims)
+
+
+# -------------------------------------------------------- statistics, polys ---
+def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+    """`numpy.cov` (no fweights/aweights): rows are variables unless rowvar=False."""
+    if fweights is not None or aweights is not None:
+        raise TypeError("chainrule.numpy.cov: the arguments fweights=/aweights= are not supported")
+    if not _traced(m, y):
+        return _np.cov(m, y, rowvar=rowvar, bias=bias, ddof=ddof, dtype=dtype)
+    if ddof is not None and ddof != int(ddof):
+        raise ValueError("ddof must be integer")
+    X = atleast_2d(asarray(m))
+    if ndim(X) > 2:
+        raise ValueError("m has more than 2 dimensions")
+    if not rowvar and shape_of(X)[0] != 1:
+        X = transpose(X)
+    if y is not None:
+        Y = atleast_2d(asarray(y))
+        if not rowvar and shape_of(Y)[0] != 1:
+            Y = transpose(Y)
+        X = concatenate([X, Y], axis=0)
+    dt = _np.result_type(dtype_of(X), _np.float64) if dtype is None else _np.dtype(dtype)
+    X = astype(X, dt)
+    ddof = (0 if bias else 1) if ddof is None else int(ddof)
+    N = shape_of(X)[1]
+    X = X - mean(X, axis=1, keepdims=True)
+    Xc = conj(X) if dt.kind == "c" else X
+    return squeeze(matmul(X, transpose(Xc)) / (N - ddof))
+
+
+def corrcoef(x, y=None, rowvar=True, *, dtype=None):
+    """`numpy.corrcoef`: cov normalised by the standard deviations (real part clipped to [-1, 1])."""
+    if not _traced(x, y):
+        return _np.corrcoef(x, y, rowvar=rowvar, dtype=dtype)
+    c = cov(x, y, rowvar, dtype=dtype)
+    if ndim(c) == 0:
+        return c / c
+    sd = sqrt(real(diagonal(c)))
+    c = c / sd[:, None]
+    c = c / sd[None, :]
+    if dtype_of(c).kind == "c":
+        return clip(real(c), -1, 1) + clip(imag(c), -1, 1) * 1j
+    return clip(c, -1, 1)
+
+
+def polyval(p, x):
+    """`numpy.polyval` by Horner's rule; differentiable in the coefficients p and in x."""
+    if not _traced(p, x):
+        return _np.polyval(p, x)
+    p = asarray(p)
+    x = asarray(x)
+    y = zeros_like(x) if dtype_of(x).kind != "b" else astype(x, _np.int64) * 0
+    for i in range(shape_of(p)[0]):
+        y = y * x + p[i]
+    return y
+
+
+# ------------------------------------------------------ rotations, splits ---
+def rot90(m, k=1, axes=(0, 1)):
+    """`numpy.rot90`: rotate by 90 degrees k times in the plane of `axes` (flip + transpose)."""
+    axes = tuple(axes)
+    if len(axes) != 2:
+        raise ValueError("len(axes) must be 2.")
+    m = asarray(m)
+    nd = ndim(m)
+    if axes[0] == axes[1] or builtins.abs(axes[0] - axes[1]) == nd:
+        raise ValueError("Axes must be different.")
+    if axes[0] >= nd or axes[0] < -nd or axes[1] >= nd or axes[1] < -nd:
+        raise ValueError(f"Axes={axes} out of range for array of ndim={nd}.")
+    k %= 4
+    if k == 0:
+        return m[:]
+    if k == 2:
+        return flip(flip(m, axes[0]), axes[1])
+    perm = list(range(nd))
+    perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
+    if k == 1:
+        return transpose(flip(m, axes[1]), tuple(perm))
+    return flip(transpose(m, tuple(perm)), axes[1])
+
+
+def hsplit(ary, indices_or_sections):
+    """`numpy.hsplit`: split along axis 1 (axis 0 for 1-D arrays)."""
+    if ndim(ary) == 0:
+        raise ValueError("hsplit only works on arrays of 1 or more dimensions")
+    return split(ary, indices_or_sections, 1 if ndim(ary) > 1 else 0)
+
+
+def vsplit(ary, indices_or_sections):
+    """`numpy.vsplit`: split along axis 0 (arrays of 2 or more dimensions)."""
+    if ndim(ary) < 2:
+        raise ValueError("vsplit only works on arrays of 2 or more dimensions")
+    return split(ary, indices_or_sections, 0)
+
+
+def dsplit(ary, indices_or_sections):
+    """`numpy.dsplit`: split along axis 2 (arrays of 3 or more dimensions)."""
+    if ndim(ary) < 3:
+        raise ValueError("dsplit only works on arrays of 3 or more dimensions")
+    return split(ary, indices_or_sections, 2)
+
+
+# ------------------------------------------------------ elementwise extras ---
+def fabs(x):
+    """`numpy.fabs`: absolute value of real input as floats (complex input is a TypeError)."""
+    if not _traced(x):
+        return _np.fabs(x)
+    dt = dtype_of(x)
+    if dt.kind == "c":
+        raise TypeError("ufunc 'fabs' not supported for complex input")
+    if dt.kind in "biu":
+        x = astype(x, _np.float64)
+    return absolute(x)
+
+
+def select(condlist, choicelist, default=0):
+    """`numpy.select`: the first choice whose condition holds, else default; derivatives flow
+    only through the chosen entries."""
+    if not _traced(condlist, choicelist, default):
+        return _np.select(condlist, choicelist, default)
+    if len(condlist) != len(choicelist):
+        raise ValueError("list of cases must be same length as list of conditions")
+    if len(choicelist) == 0:
+        raise ValueError("select with an empty condition list is not possible")
+    for i, c in enumerate(condlist):
+        if dtype_of(c) != _np.bool_:
+            raise TypeError(f"invalid entry {i} in condlist: should be boolean ndarray")
+    dt = _np.result_type(*[dtype_of(c) for c in choicelist], dtype_of(default))
+    shp = _np.broadcast_shapes(*[shape_of(c) for c in list(condlist) + list(choicelist)],
+                               shape_of(default))
+    out = broadcast_to(astype(asarray(default), dt), shp)
+    for c, v in zip(reversed(list(condlist)), reversed(list(choicelist))):
+        out = where(c, astype(asarray(v), dt), out)
+    return out
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """`numpy.isclose` (boolean; no derivative): |a - b| <= atol + rtol * |b|, infinities equal
+    only to themselves, nan equal to nan only with equal_nan."""
+    if not _traced(a, b):
+        return _np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    a, b = stop_gradient(asarray(a)), stop_gradient(asarray(b))
+    close = logical_and(less_equal(absolute(a - b), atol + rtol * absolute(b)), isfinite(b))
+    out = logical_or(close, equal(a, b))
+    if equal_nan:
+        out = logical_or(out, logical_and(isnan(a), isnan(b)))
+    return out
+
+
+def searchsorted(a, v, side="left", sorter=None):
+    """`numpy.searchsorted` (integer; no derivative): insertion indices of v into sorted 1-D a,
+    counted by comparisons so it traces under jit and vmap."""
+    if not _traced(a, v, sorter):
+        return _np.searchsorted(a, v, side=side, sorter=sorter)
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right' (got {side!r})")
+    a = asarray(a)
+    if ndim(a) != 1:
+        raise ValueError("object too deep for desired array")
+    if sorter is not None:
+        a = take(a, sorter)
+    v = asarray(v)
+    cmp = less if side == "left" else less_equal
+    return sum(astype(cmp(stop_gradient(a), expand_dims(stop_gradient(v), -1)), _np.int64), axis=-1)
+
+
 from . import linalg  # noqa: E402,F401  (needs the names above)

@@ -3,6 +3,9 @@
 Index arguments are static (concrete) parameters: slices, integers, integer
 arrays and boolean masks.  A traced integer used as an index is read as its
 concrete value, as Python control flow would.
+
+(Long because indexing's batching rules are: NumPy's advanced-indexing layout rules
+decide where vmap's batch axis lands, and they live beside the primitives they serve.)
 """
 from __future__ import annotations
 
