@@ -894,7 +894,9 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     if not _traced(a, b):
         return _np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
     a, b = stop_gradient(asarray(a)), stop_gradient(asarray(b))
-    close = logical_and(less_equal(absolute(a - b), atol + rtol * absolute(b)), isfinite(b))
+    fin = logical_and(isfinite(a), isfinite(b))
+    a0, b0 = where(fin, a, 0), where(fin, b, 0)         # no inf - inf
+    close = logical_and(less_equal(absolute(a0 - b0), atol + rtol * absolute(b0)), fin)
     out = logical_or(close, equal(a, b))
     if equal_nan:
         out = logical_or(out, logical_and(isnan(a), isnan(b)))

@@ -1,0 +1,209 @@
+"""nan-reductions, median/percentile/quantile, cov/corrcoef, polyval, rot90, h/v/dsplit, fabs,
+select, isclose and searchsorted: NumPy's values (plain arrays, and plain `np.<name>` code on
+traced values), and derivatives that agree across jacfwd, jacrev, jit and finite differences."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+
+RNG = np.random.default_rng(11)
+V7 = RNG.standard_normal(7)
+M45 = RNG.standard_normal((4, 5))
+T234 = RNG.standard_normal((2, 3, 4))
+VN = np.array([0.3, np.nan, -1.2, 0.8, np.nan, 2.1])          # nan entries
+MN = np.where(RNG.random((4, 5)) < 0.25, np.nan, RNG.standard_normal((4, 5)))
+MN[:, 0] = RNG.standard_normal(4)                             # every row and column keeps a number
+MN[0, :] = RNG.standard_normal(5)
+
+# differentiable cases: (id, function written with plain NumPy, argument)
+CASES = [
+    ("nansum", lambda x: np.nansum(x * 2.0), VN),
+    ("nansum-axis0", lambda x: np.nansum(x, axis=0), MN),
+    ("nanprod-axis1-keepdims", lambda x: np.nanprod(x, axis=1, keepdims=True), MN),
+    ("nanmean", lambda x: np.nanmean(x), VN),
+    ("nanmean-axis1", lambda x: np.nanmean(x ** 2, axis=1), MN),
+    ("nanmax", lambda x: np.nanmax(x), VN),
+    ("nanmax-axis0", lambda x: np.nanmax(x, axis=0), MN),
+    ("nanmin-axis1", lambda x: np.nanmin(x, axis=1, keepdims=True), MN),
+    ("median-odd", lambda x: np.median(x), V7),
+    ("median-even", lambda x: np.median(x[:6]), V7),
+    ("median-axis1", lambda x: np.median(x, axis=1), M45),
+    ("median-axis0-keepdims", lambda x: np.median(x, axis=0, keepdims=True), M45),
+    ("quantile-scalar", lambda x: np.quantile(x, 0.37), V7),
+    ("quantile-list-axis1", lambda x: np.quantile(x, [0.1, 0.5, 0.93], axis=1), M45),
+    ("quantile-tuple-axis", lambda x: np.quantile(x, [0.2, 0.8], axis=(0, 2)), T234),
+    ("quantile-ends", lambda x: np.quantile(x, [0.0, 1.0], axis=0, keepdims=True), M45),
+    ("quantile-q-traced", lambda z: np.quantile(z[:6], z[6] ** 2 / 4.0), V7),
+    ("percentile", lambda x: np.percentile(x, 30), V7),
+    ("percentile-list-axis0", lambda x: np.percentile(x, [15, 62.5], axis=0), M45),
+    ("cov", lambda x: np.cov(x), M45),
+    ("cov-rowvar-bias", lambda x: np.cov(x, rowvar=False, bias=True), M45),
+    ("cov-ddof-y", lambda x: np.cov(x[0], x[1] ** 2, ddof=2), M45),
+    ("cov-1d", lambda x: np.cov(x), V7),
+    ("corrcoef", lambda x: np.corrcoef(x), M45),
+    ("corrcoef-rowvar-y", lambda x: np.corrcoef(x[:, :2], x[:, 2:], rowvar=False), M45),
+    ("polyval-x", lambda x: np.polyval([0.5, -1.0, 2.0, 3.0], x), V7),
+    ("polyval-p", lambda p: np.polyval(p, np.array([-1.1, 0.4, 2.0])), V7),
+    ("polyval-both", lambda x: np.polyval(x[0], x[1:]), M45),
+    ("rot90", lambda x: np.rot90(x), M45),
+    ("rot90-k2", lambda x: np.rot90(x, 2), M45),
+    ("rot90-k3-axes", lambda x: np.rot90(x, k=3, axes=(2, 0)), T234),
+    ("rot90-kneg", lambda x: np.rot90(x, -1, axes=(1, 2)) * 2.0, T234),
+    ("hsplit", lambda x: np.hsplit(x, [1, 3])[1] ** 2, M45),
+    ("hsplit-1d", lambda x: np.hsplit(x[:6], 3)[2], V7),
+    ("vsplit", lambda x: np.vsplit(x, 2)[0] * np.vsplit(x, 2)[1], M45),
+    ("dsplit", lambda x: np.dsplit(x, 2)[1] - np.dsplit(x, [1])[0], T234),
+    ("fabs", lambda x: np.fabs(x) * x, M45),
+    ("select", lambda x: np.select([x > 0.5, x < -0.5], [x ** 2, np.sin(x)], default=x * 3), M45),
+    ("select-default-scalar", lambda x: np.select([x > 0], [np.exp(x)]), V7),
+]
+IDS = [c[0] for c in CASES]
+VMAP = {"nansum-axis0", "nanmax-axis0", "nanmean-axis1", "median-axis1", "quantile-list-axis1",
+        "quantile-q-traced", "percentile", "cov", "corrcoef", "polyval-both", "rot90-k3-axes", "hsplit",
+        "fabs", "select"}
+
+
+def _mat(j, out_shape, x):
+    return np.asarray(j).reshape(int(np.prod(out_shape, dtype=int)), x.size)
+
+
+@pytest.mark.parametrize("name,f,x", CASES, ids=IDS)
+def test_values(name, f, x):
+    expected = f(x)                                  # NumPy itself
+    got = cr.jit(f)(x)                               # np.<name> on traced values
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert np.shape(got) == np.shape(expected)
+    seen = {}
+
+    def loss(x):
+        y = f(x)
+        seen["y"] = y
+        return np.sum(y * y)
+    cr.grad(loss)(x)
+    np.testing.assert_allclose(cr.core.concrete(seen["y"]), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,f,x", CASES, ids=IDS)
+def test_derivatives(name, f, x):
+    out_shape = np.shape(f(x))
+    jf = _mat(cr.jacfwd(f)(x), out_shape, x)
+    jr = _mat(cr.jacrev(f)(x), out_shape, x)
+    jj = _mat(cr.jit(cr.jacrev(f))(x), out_shape, x)
+    np.testing.assert_allclose(jf, jr, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(jj, jf, rtol=1e-12, atol=1e-12)
+    ok = ~np.isnan(x).ravel()               # finite differences over the non-nan entries only
+
+    def g(xf):
+        full = x.astype(float).ravel()
+        full[ok] = xf
+        return f(full.reshape(x.shape))
+    jfd = np.asarray(cr.fd.jacobian(g, x.ravel()[ok])).reshape(jf.shape[0], -1)
+    np.testing.assert_allclose(jf[:, ok], jfd, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(jf[:, ~ok], 0.0)
+
+
+@pytest.mark.parametrize("name,f,x", [c for c in CASES if c[0] in VMAP], ids=sorted(VMAP, key=IDS.index))
+def test_vmap(name, f, x):
+    batch = np.stack([x + 0.01 * k * RNG.standard_normal(x.shape) for k in range(3)])
+    expected = np.stack([f(b) for b in batch])
+    np.testing.assert_allclose(cr.vmap(f)(batch), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cr.jit(cr.vmap(f))(batch), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,f,x", CASES, ids=IDS)
+def test_namespace_matches_numpy(name, f, x):
+    """The same code with chainrule.numpy's functions on plain arrays gives NumPy's result."""
+    import types
+    fake = types.SimpleNamespace(**{k: getattr(cnp, k) if hasattr(cnp, k) else getattr(np, k)
+                                    for k in dir(np) if not k.startswith("_")})
+    g = types.FunctionType(f.__code__, {**f.__globals__, "np": fake}, closure=f.__closure__)
+    got = g(x)
+    assert not isinstance(got, cr.core.Tracer)
+    np.testing.assert_allclose(got, f(x), rtol=1e-12, atol=1e-12)
+
+
+def test_nan_entries_get_zero_derivative():
+    nan = np.isnan(VN)
+    for f in (np.nansum, np.nanmean, np.nanprod, np.nanmax, np.nanmin):
+        for g in (cr.grad(f), cr.jit(cr.grad(f))):
+            d = np.asarray(g(VN))
+            assert np.all(d[nan] == 0.0) and np.all(np.isfinite(d))
+    assert np.isnan(cr.jit(lambda x: np.nanmax(x, axis=0))(np.full((2, 3), np.nan))).all()
+    np.testing.assert_array_equal(cr.jit(lambda x: np.nanmean(x, axis=1))(np.array([[np.nan, 1.0], [2.0, 4.0]])),
+                                  [1.0, 3.0])
+
+
+def test_quantile_methods_and_ranges():
+    for fn in (cnp.quantile, cnp.percentile):
+        with pytest.raises(TypeError, match="method"):
+            fn(V7, 0.5, method="nearest")
+        with pytest.raises(TypeError, match="method"):
+            cr.grad(lambda x: fn(x, 0.5, method="lower"))(V7)
+    with pytest.raises(ValueError):
+        cr.grad(lambda x: np.quantile(x, 1.5))(V7)
+    with pytest.raises(ValueError):
+        cr.grad(lambda x: np.percentile(x, -3))(V7)
+    # derivative only through the two neighbouring order statistics
+    g = np.asarray(cr.grad(lambda x: np.quantile(x, 0.37))(V7))
+    order = np.argsort(V7)
+    pos = 0.37 * 6
+    expected = np.zeros(7)
+    expected[order[int(pos)]] = 1 - (pos - int(pos))
+    expected[order[int(pos) + 1]] = pos - int(pos)
+    np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(cr.jit(lambda x: np.median(x))(np.array([[2.5]])), 2.5)
+    np.testing.assert_allclose(cr.jit(lambda x: np.quantile(x, [0.3, 1.0]))(np.arange(5)),
+                               np.quantile(np.arange(5), [0.3, 1.0]))
+
+
+def test_isclose_searchsorted_values():
+    a = np.array([1.0, np.inf, -np.inf, np.nan, 1e-9, 2.0, 5.0])
+    b = np.array([1.0 + 1e-7, np.inf, np.inf, np.nan, 0.0, 2.1, 5.0])
+    for kw in ({}, {"equal_nan": True}, {"rtol": 0.1, "atol": 0.0}):
+        exp = np.isclose(a, b, **kw)
+        got = cr.jit(lambda a, b: np.isclose(a, b, **kw))(a, b)
+        np.testing.assert_array_equal(got, exp)
+        assert np.asarray(got).dtype == np.bool_
+        np.testing.assert_array_equal(cr.vmap(lambda u: np.isclose(u, b, **kw))(np.stack([a, b])),
+                                      np.stack([exp, np.isclose(b, b, **kw)]))
+    srt = np.array([-1.0, 0.0, 0.0, 2.0, 3.5])
+    v = np.array([[-2.0, 0.0, 1.0], [2.0, 3.5, 9.0]])
+    for side in ("left", "right"):
+        exp = np.searchsorted(srt, v, side=side)
+        got = cr.jit(lambda s, v: np.searchsorted(s, v, side=side))(srt, v)
+        np.testing.assert_array_equal(got, exp)
+        assert np.asarray(got).dtype.kind == "i"
+        np.testing.assert_array_equal(cr.vmap(lambda v: np.searchsorted(srt, v, side=side))(v), exp)
+        np.testing.assert_array_equal(cnp.searchsorted(srt, v, side=side), exp)
+    perm = np.array([3, 0, 4, 1, 2])
+    shuffled = np.empty(5)
+    shuffled[perm] = srt
+    np.testing.assert_array_equal(cr.jit(lambda v: np.searchsorted(shuffled, v, sorter=perm))(v),
+                                  np.searchsorted(srt, v))
+    np.testing.assert_array_equal(cr.jit(lambda x: np.searchsorted(x, 0.5))(srt), np.searchsorted(srt, 0.5))
+
+
+def test_misc_errors_and_dtypes():
+    with pytest.raises(TypeError):
+        cr.grad(lambda x: np.sum(np.abs(np.fabs(x * 1j))))(V7)
+    np.testing.assert_array_equal(cnp.fabs(np.arange(-3, 3)), np.fabs(np.arange(-3, 3)))
+    with pytest.raises(ValueError):
+        cr.jit(lambda x: np.vsplit(x, 2))(V7)
+    with pytest.raises(ValueError):
+        cr.jit(lambda x: np.dsplit(x, 2))(M45)
+    with pytest.raises(ValueError):
+        cr.jit(lambda x: np.rot90(x, axes=(0, 0)))(M45)
+    with pytest.raises(ValueError):
+        cr.jit(lambda x: np.hsplit(x, 3))(M45)
+    with pytest.raises(TypeError):
+        cr.jit(lambda x: np.select([x], [x]))(V7)
+    with pytest.raises(ValueError):
+        cr.jit(lambda x: np.select([x > 0], [x, x]))(V7)
+    np.testing.assert_array_equal(cr.jit(lambda x: np.rot90(x, 4))(M45), M45)
+    i = np.arange(12).reshape(3, 4)
+    np.testing.assert_allclose(cnp.cov(i), np.cov(i))
+    np.testing.assert_allclose(cnp.corrcoef(i, rowvar=False), np.corrcoef(i, rowvar=False))
+    np.testing.assert_allclose(cnp.polyval([1, 2], 3), np.polyval([1, 2], 3))
