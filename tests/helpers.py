@@ -218,3 +218,39 @@ def rk4_step(rhs, h):
         return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
     return step
 
+
+# ------------------------------------------------- NumPy functions on traced values ---
+
+def jacobian_matrix(j, out_shape, x):
+    """A Jacobian of any layout as a (output size, input size) matrix."""
+    return np.asarray(j).reshape(int(np.prod(out_shape, dtype=int)), np.size(x))
+
+
+def compiled(jitted, *args):
+    """The result of a jitted function's compiled code (its first call returns the staging
+    run's values), checked against that first call."""
+    first = jitted(*args)
+    second = jitted(*args)
+    for a, b in zip(tree_flatten(first)[0], tree_flatten(second)[0]):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=1e-14)
+    return second
+
+
+def check_numpy_values(f, x, rtol=1e-12, atol=1e-12):
+    """`f` (plain NumPy code) on traced values gives NumPy's result: under jit (the staging run
+    and the compiled code, which first runs on the second call) and inside grad."""
+    from chainrule.core import concrete
+    expected = f(x)
+    jf = cr.jit(f)
+    for got in (jf(x), jf(x)):
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+        assert np.shape(got) == np.shape(expected)
+    seen = {}
+
+    def loss(v):
+        y = f(v)
+        seen["y"] = y
+        return np.sum(y * y)
+    cr.grad(loss)(x)
+    np.testing.assert_allclose(concrete(seen["y"]), expected, rtol=rtol, atol=atol)
+

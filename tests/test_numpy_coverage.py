@@ -11,6 +11,8 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 
+from helpers import check_numpy_values, compiled, jacobian_matrix
+
 RNG = np.random.default_rng(7)
 V5 = RNG.standard_normal(5)
 M45 = RNG.standard_normal((4, 5))
@@ -58,23 +60,14 @@ CASES = [
 IDS = [c[0] for c in CASES]
 
 
-def _mat(j, out_shape, x):
-    return np.asarray(j).reshape(int(np.prod(out_shape, dtype=int)), x.size)
+_mat = jacobian_matrix
 
 
 @pytest.mark.parametrize("name,f,x", CASES, ids=IDS)
 def test_values(name, f, x):
-    expected = f(x)                                  # NumPy itself
-    got_jit = cr.jit(f)(x)                           # np.<name> on traced values
-    np.testing.assert_allclose(got_jit, expected, rtol=1e-12, atol=1e-12)
-    seen = {}
+    check_numpy_values(f, x)                         # np.<name> on traced values vs NumPy
 
-    def loss(x):
-        y = f(x)
-        seen["y"] = y
-        return np.sum(y * y)
-    cr.grad(loss)(x)
-    np.testing.assert_allclose(cr.core.concrete(seen["y"]), expected, rtol=1e-12, atol=1e-12)
+
 
 
 @pytest.mark.parametrize("name,f,x", CASES, ids=IDS)
@@ -82,8 +75,8 @@ def test_derivatives(name, f, x):
     out_shape = np.shape(f(x))
     jf = _mat(cr.jacfwd(f)(x), out_shape, x)
     jr = _mat(cr.jacrev(f)(x), out_shape, x)
-    jj = _mat(cr.jit(cr.jacfwd(f))(x), out_shape, x)
-    jjr = _mat(cr.jit(cr.jacrev(f))(x), out_shape, x)
+    jj = _mat(compiled(cr.jit(cr.jacfwd(f)), x), out_shape, x)
+    jjr = _mat(compiled(cr.jit(cr.jacrev(f)), x), out_shape, x)
     jfd = _mat(cr.fd.jacobian(f, x), out_shape, x)
     np.testing.assert_allclose(jf, jr, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(jj, jf, rtol=1e-12, atol=1e-12)
@@ -98,7 +91,7 @@ def test_vmap(name, f, x):
         batch = np.stack([x + 0.01 * k for k in range(3)])       # keep xp increasing
     expected = np.stack([f(b) for b in batch])
     np.testing.assert_allclose(cr.vmap(f)(batch), expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(cr.jit(cr.vmap(f))(batch), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(compiled(cr.jit(cr.vmap(f)), batch), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name,f,x", CASES[::3], ids=IDS[::3])
