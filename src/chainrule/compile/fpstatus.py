@@ -34,7 +34,7 @@ def _libm():
 
 
 _lib = _libm()
-_ALL = sum(_BITS) if _BITS else 0
+ALL = _ALL = sum(_BITS) if _BITS else 0
 _WHAT = (("divide", "divide by zero encountered"), ("over", "overflow encountered"),
          ("invalid", "invalid value encountered"))
 
@@ -50,9 +50,15 @@ def report(where):
     if _lib is None:
         return
     raised = _lib.fetestexcept(_ALL)
-    if not raised:
+    if raised:
+        _lib.feclearexcept(_ALL)
+        report_flags(raised, where)
+
+
+def report_flags(raised, where):
+    """Warn (or raise) for the flag bits `raised` (read by native code itself), as NumPy would."""
+    if _BITS is None:
         return
-    _lib.feclearexcept(_ALL)
     err = np.geterr()
     for bit, (kind, text) in zip(_BITS, _WHAT):
         if raised & bit:

@@ -397,6 +397,26 @@ def _callee(fn, n, by_address):
     return _CALLEES[key]
 
 
+def _flags_entry():
+    """LLVM text of ``chainrule_entry``: clear the divide/overflow/invalid flags, run
+    ``chainrule_fn``, return its miss bit with the raised flags above it (NumPy's warnings
+    without a Python call each side); empty where the flags cannot be read."""
+    clear, test = _libm_address("feclearexcept"), _libm_address("fetestexcept")
+    if not fpstatus.ALL or not clear or not test:
+        return ""
+    fn = "i32 (i32)*"
+    return "\n".join([
+        "define i32 @chainrule_entry(double* %in, double* %out, double* %env) {",
+        "entry:",
+        f"  %c = call i32 inttoptr (i64 {clear} to {fn})(i32 {fpstatus.ALL})",
+        "  %r = call i32 @chainrule_fn(double* %in, double* %out, double* %env)",
+        f"  %f = call i32 inttoptr (i64 {test} to {fn})(i32 {fpstatus.ALL})",
+        "  %s = shl i32 %f, 1",
+        "  %v = or i32 %s, %r",
+        "  ret i32 %v",
+        "}", ""])
+
+
 _PTR = ctypes.POINTER(ctypes.c_double)
 _FN = ctypes.CFUNCTYPE(ctypes.c_int32, _PTR, _PTR, _PTR)
 
@@ -407,6 +427,9 @@ class ScalarKernel:
     def __init__(self, prog, miss):
         global live
         self.ir, n_env = _lower(prog, by_address=True)
+        self._flags = _flags_entry()
+        if self._flags:
+            self.ir += self._flags
         with _lock:                      # one thread at a time parses, adds and links
             llvm = _llvm()
             mod = llvm.parse_assembly(self.ir)
@@ -416,7 +439,8 @@ class ScalarKernel:
             target = llvm.Target.from_default_triple().create_target_machine(opt=0)
             engine = llvm.create_mcjit_compiler(mod, target)
             engine.finalize_object()
-            self._fn = _FN(engine.get_function_address("chainrule_fn"))
+            entry = "chainrule_entry" if self._flags else "chainrule_fn"
+            self._fn = _FN(engine.get_function_address(entry))
             live += 1
         weakref.finalize(self, _release, engine)
         self._n_in, self._n_out = len(prog.invars), len(prog.outvars)
@@ -428,10 +452,9 @@ class ScalarKernel:
     def __call__(self, *leaves):
         inp = self._in_t(*leaves)
         res = self._out_t()
-        fpstatus.clear()
-        missed = self._fn(inp, res, self._env_t() if self._env_t is not None else None)
-        if missed:
-            fpstatus.clear()
+        status = self._fn(inp, res, self._env_t() if self._env_t is not None else None)
+        if status & 1:
             raise self._miss
-        fpstatus.report("jit-compiled code")
+        if status:                     # floating-point flags the native code raised
+            fpstatus.report_flags(status >> 1, "jit-compiled code")
         return tuple(bool(r) if b else r for r, b in zip(res, self._bool_out))
