@@ -190,6 +190,13 @@ JAX_TWINS.update({
     "cumprod": lambda x, axis: jnp.cumprod(x, axis=axis),
     "einsum": lambda *xs, spec: jnp.einsum(spec, *xs),
     # linear algebra
+    "solve_triangular": lambda a, b, lower, unit_diagonal: jax.scipy.linalg.solve_triangular(
+        a, b, lower=lower, unit_diagonal=unit_diagonal),
+    "lu": lambda a: tuple(jax.lax.linalg.lu(a)),
+    # fft
+    "fft": lambda x, axes, inverse, norm: (jnp.fft.ifftn if inverse else jnp.fft.fftn)(x, axes=axes, norm=norm),
+    "rfft": lambda x, axes, norm: jnp.fft.rfftn(x, axes=axes, norm=norm),
+    "irfft": lambda x, axes, lengths, norm: jnp.fft.irfftn(x, s=lengths, axes=axes, norm=norm),
     "solve": jnp.linalg.solve,
     "inv": jnp.linalg.inv,
     "det": jnp.linalg.det,

@@ -238,7 +238,7 @@ def test_depth_inside_transformations():
 # ------------------------------------------- unsupported numpy functions ---
 
 @pytest.mark.parametrize("call,name", [
-    (lambda x: np.fft.fft(x), "fft"),
+    (lambda x: np.unwrap(x), "unwrap"),
     (lambda x: np.unique(x), "unique"),
     (lambda x: np.fmod(x, 2.0), "fmod"),
     (lambda x: np.linalg.eig(np.outer(x, x)), "eig"),
@@ -256,8 +256,8 @@ def test_unsupported_numpy_function_names_it(call, name):
 
 def test_unsupported_numpy_function_full_name():
     with pytest.raises(TypeError) as e:
-        cr.grad(lambda x: np.sum(np.fft.ifft(x).real))(np.ones(4))
-    assert "numpy.fft.ifft" in str(e.value)
+        cr.grad(lambda x: np.sum(np.linalg.eigvals(np.outer(x, x)).real))(np.ones(4))
+    assert "numpy.linalg.eigvals" in str(e.value)
 
 
 def test_ufunc_out_argument_is_refused():

@@ -357,7 +357,9 @@ def test_checkpointing_saves_every_kth_carry():
     assert _saved_rows(1000, 32, reverse=True) == (31, 8)
     assert _saved_rows(10, 15) == (0, 10)
     assert loops.segment_length("sqrt", 10 ** 6) == 1000 and loops.segment_length("sqrt", 10) == 4
-    f = lambda x: cr.scan(lambda c, x: (c * cnp.cos(x), None), x, np.linspace(0, 1, 1000), checkpoint=32)[0]
+    # (a step whose backward pass reads the carry: a linear one needs no saved carries at all)
+    f = lambda x: cr.scan(lambda c, x: (cnp.sin(c) * cnp.cos(x), None), x, np.linspace(0, 1, 1000),
+                          checkpoint=32)[0]
     lengths = lambda g, x: [e.params["length"] for e in _loop_eqns(cr.jit(g).lower(x))]
     assert lengths(cr.grad(f), 0.5) == [31, 8, 8, 31]                # forward, then backward
     # the JVP, batching and Taylor rules keep the policy for a reverse pass over them
@@ -392,10 +394,13 @@ def test_scalar_loop_kernel_equals_numpy_path(monkeypatch):
         kernel = loop_kernel.scan_kernel(loops.runner(body).prog, nc, nk, e.params["reverse"])
         assert kernel is not None
     want = cr.grad(lambda p: lorenz_python(p, 30))(P)
-    monkeypatch.setattr(loops, "KERNEL_LINE_COST", 1e9)          # no kernels: NumPy per operation
+    monkeypatch.setattr(loops, "KERNEL_OP_COST", 1e9)            # no kernels: NumPy per operation
+    monkeypatch.setattr(loop_kernel, "numba_available", lambda: False)
     loops._loop_kernels.clear()
     slow = cr.jit(cr.grad(lambda p: lorenz_fori(p, 30)))(P)
-    monkeypatch.setattr(loops, "KERNEL_LINE_COST", 0.0)          # kernels for every loop
+    monkeypatch.setattr(loops, "KERNEL_OP_COST", 0.0)            # kernels for every loop
+    monkeypatch.undo()
+    monkeypatch.setattr(loops, "KERNEL_OP_COST", 0.0)
     loops._loop_kernels.clear()
     fast = cr.jit(cr.grad(lambda p: lorenz_fori(p, 30)))(P)
     np.testing.assert_allclose(slow, want, rtol=1e-12)
@@ -404,7 +409,7 @@ def test_scalar_loop_kernel_equals_numpy_path(monkeypatch):
 
 
 def test_while_kernel_with_int_and_bool_carries(monkeypatch):
-    monkeypatch.setattr(loops, "KERNEL_LINE_COST", 0.0)
+    monkeypatch.setattr(loops, "KERNEL_OP_COST", 0.0)
     loops._loop_kernels.clear()
     f = cr.jit(lambda x: cr.while_loop(lambda c: (c[0] < 20) & (c[1] < 50.0),
                                        lambda c: (c[0] + 1, c[1] * 1.3 + 0.5), (0, x)))

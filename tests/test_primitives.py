@@ -262,6 +262,11 @@ def _build_table():
     T["qr"] = [Case(lambda a: tuple(_linalg("qr")(a)), _r(4, 3) + np.eye(4, 3) * 2, id="4x3"),
                Case(lambda a: tuple(_linalg("qr")(a)), _r(3, 3) + np.eye(3) * 2, id="3x3")]
 
+    T["solve_triangular"] = [
+        Case(_b("solve_triangular", lower=True, unit_diagonal=False), _r(3, 3) + 2 * np.eye(3), _r(3, 2),
+             id="lower"),
+        Case(_b("solve_triangular", lower=False, unit_diagonal=True), _r(3, 3), _r(3, 1), id="upper-unit")]
+    T["lu"] = [Case(lambda a: _b("lu")(a)[0], _r(3, 3) + 2 * np.eye(3), id="3x3")]
     # --------------------------------------- special functions (ops/special) ---
     for name, lo, hi in [("erf", -2, 2), ("erfc", -2, 2), ("gammaln", 0.3, 5), ("digamma", 0.3, 5),
                          ("erfinv", -0.9, 0.9)]:
@@ -279,6 +284,28 @@ def _build_table():
                  Case(lambda w, c, xs: _scan_sample(w, c, xs, True), 0.4, _r(3), _r(4, 3), id="reverse"),
                  Case(lambda w, c, xs: _scan_sample(w, c, xs, False), 0.3, 0.5, _r(5), id="scalar")]
     T["while"] = [Case(_while_sample, 0.4, _r(3), id="array"), Case(_while_sample, 0.3, 0.7, id="scalar")]
+
+    # ------------------------------------------------ Fourier transforms (ops/fft) ---
+    # complex results enter the harness as their real and imaginary parts; complex inputs
+    # are built from two real ones
+    def parts(z):
+        return cnp.real(z), cnp.imag(z)
+    T["fft"] = [Case(lambda x, y: parts(_b("fft", axes=(0,), inverse=False, norm="backward")(x + 1j * y)),
+                     _r(5), _r(5), id="1d-odd"),
+                Case(lambda x, y: parts(_b("fft", axes=(0, 1), inverse=True, norm="ortho")(x + 1j * y)),
+                     _r(2, 3), _r(2, 3), id="2d-inverse-ortho"),
+                Case(lambda x: parts(_b("fft", axes=(1,), inverse=False, norm="forward")(x)), _r(3, 4),
+                     id="real-input")]
+    T["rfft"] = [Case(lambda x: parts(_b("rfft", axes=(0,), norm="backward")(x)), _r(6), id="even"),
+                 Case(lambda x: parts(_b("rfft", axes=(0,), norm="forward")(x)), _r(5), id="odd"),
+                 Case(lambda x: parts(_b("rfft", axes=(1, 0), norm="ortho")(x)), _r(3, 4), id="2d")]
+    T["irfft"] = [Case(lambda x, y: _b("irfft", axes=(0,), lengths=(6,), norm="backward")(x + 1j * y),
+                       _r(4), _r(4), id="even"),
+                  Case(lambda x, y: _b("irfft", axes=(0,), lengths=(5,), norm="ortho")(x + 1j * y),
+                       _r(3), _r(3), id="odd"),
+                  Case(lambda x, y: _b("irfft", axes=(0, 1), lengths=(2, 5), norm="forward")(x + 1j * y),
+                       _r(2, 3), _r(2, 3), id="2d"),
+                  Case(_b("irfft", axes=(0,), lengths=(4,), norm="backward"), _r(3), id="real-input")]
     return T
 
 

@@ -23,6 +23,7 @@ from .compile.jit import jit  # noqa: F401
 from .control_flow import cond, switch, while_loop, fori_loop, scan  # noqa: F401
 from . import loops  # noqa: F401  (the scan and while primitives)
 from .interpreters.taylor import jet, derivative, taylor_coefficients  # noqa: F401
+from . import nn  # noqa: F401  (chainrule.nn: jax.nn's activations)
 
 _protocols.install()        # operators, array methods and NumPy's protocols on tracers
 

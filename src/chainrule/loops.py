@@ -22,13 +22,14 @@ A body whose Python control flow reads a traced value cannot be one program:
 """
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 
 import numpy as np
 
 from .core import Primitive, Tracer, new_level, shape_of, dtype_of
-from .rules import jvp_rules, vjp_rules, vjp_fwd_rules, batch_rules, taylor_rules
+from .rules import jvp_rules, vjp_rules, vjp_fwd_rules, batch_rules, taylor_rules, dce_rules
 from .ir.program import Var, Const, Program, Eqn
 from .ir.optimize import optimize
 from .interpreters.staging import StagingTrace, StagingTracer, NotStageable, eval_program
@@ -37,7 +38,7 @@ from .interpreters.vjp import VJPTrace, backward
 from .interpreters.batching import BatchTrace, BatchTracer
 from .interpreters.taylor import JetTrace, JetTracer
 from .ops import shape as S, reductions as R, elementwise as E
-from .compile import codegen, loop_kernel
+from .compile import codegen, loop_kernel, array_kernel
 
 
 # ------------------------------------------------------------ staging ---
@@ -319,40 +320,63 @@ def runner(prog):
     return r
 
 
-# A loop over small values runs as one scalar kernel (compile/loop_kernel.py) when its
-# lines cost less than the body's NumPy calls: a line costs ~KERNEL_LINE_COST NumPy calls
-# as Python, ~NATIVE_LINE_COST once numba has compiled it (in the background, soon).
-KERNEL_LINE_COST = 1 / 25
-NATIVE_LINE_COST = 1 / 500
+# A loop runs as one kernel: a scalar kernel (compile/loop_kernel.py) when its values are
+# a few numbers, an array kernel (compile/array_kernel.py, numba only) when some value has
+# ARRAY_KERNEL_SIZE numbers or more (its loops over elements vectorise).  Until numba has
+# built it (in the background, soon) a scalar kernel runs as Python when its operations
+# cost less than the body's NumPy calls (an operation costs ~KERNEL_OP_COST NumPy calls),
+# else the loop runs one NumPy call per operation; without numba, only such a cheap Python
+# kernel is used.
+KERNEL_OP_COST = 1 / 25
+ARRAY_KERNEL_SIZE = 16
 _loop_kernels = weakref.WeakKeyDictionary()
 
 
-def _kernel(key_prog, key, make, n_eqns):
+def _widest(prog):
+    """The most numbers in one value of `prog`."""
+    return max([int(np.prod(v.shape, dtype=np.int64)) for e in prog.eqns for v in e.outvars]
+               + [int(np.prod(v.shape, dtype=np.int64)) for v in prog.invars], default=1)
+
+
+def _kernel(key_prog, key, scalar, array, fallback, prog):
+    """The kernel of a loop (made once per body and key), or None to run it op by op."""
     per = _loop_kernels.setdefault(key_prog, {})
     if key not in per:
-        k = make()
-        cost = NATIVE_LINE_COST if loop_kernel.numba_available() else KERNEL_LINE_COST
-        per[key] = k if k is not None and k.lines * cost <= max(n_eqns, 1) else None
+        native = loop_kernel.numba_available()
+        k = array() if native and array is not None and _widest(prog) >= ARRAY_KERNEL_SIZE else None
+        if k is not None:
+            k.fallback = fallback
+        else:
+            k = scalar()
+            if k is not None and k.ops * KERNEL_OP_COST > max(len(prog.eqns), 1):
+                if native:          # slower than NumPy as Python: op by op until numba has built it
+                    k.fallback = fallback
+                else:
+                    k = None
+        per[key] = k
     return per[key]
 
 
-# ---------------------------------------------------------------- scan ---
-
-def _scan_impl(*args, body, n_consts, n_carry, length, reverse, checkpoint=None):
+def _scan_loop(run, n_consts, n_carry, reverse, length, *args):
+    """The scan run one NumPy call per operation per iteration."""
     consts, carry, xs = _split(args, n_consts, n_carry)
-    run = runner(body)
-    kernel = _kernel(body, (n_consts, n_carry, reverse),
-                     lambda: loop_kernel.scan_kernel(run.prog, n_consts, n_carry, reverse),
-                     len(run.prog.eqns))
-    if kernel is not None:
-        return kernel(length, *args)
-    ys = [np.empty((length,) + s, d) for s, d in map(aval, body.outvars[n_carry:])]
+    ys = [np.empty((length,) + s, d) for s, d in map(aval, run.prog.outvars[n_carry:])]
     for t in (range(length - 1, -1, -1) if reverse else range(length)):
         out = run(*consts, *carry, *[x[t] for x in xs])
         carry = out[:n_carry]
         for y, v in zip(ys, out[n_carry:]):
             y[t] = v
     return tuple(carry) + tuple(ys)
+
+
+def _scan_impl(*args, body, n_consts, n_carry, length, reverse, checkpoint=None):
+    run = runner(body)
+    loop = functools.partial(_scan_loop, run, n_consts, n_carry, reverse)
+    kernel = _kernel(body, (n_consts, n_carry, reverse),
+                     lambda: loop_kernel.scan_kernel(run.prog, n_consts, n_carry, reverse),
+                     lambda: array_kernel.scan_kernel(run.prog, n_consts, n_carry, reverse),
+                     loop, run.prog)
+    return (kernel or loop)(length, *args)
 
 
 scan_p = Primitive("scan", _scan_impl, multiple_results=True)
@@ -589,6 +613,38 @@ def _series(prims, flat_terms, marks, K):
     return [[p] + ([next(it) for _ in range(K)] if m else [None] * K) for p, m in zip(prims, marks)]
 
 
+def _body_reads(body, outs):
+    """(the body computing only `outs`, ids of the body inputs it reads)."""
+    pruned = optimize(Program(body.invars, body.eqns, outs, body.guards))
+    reads = {a.id for e in pruned.eqns for a in e.invars if isinstance(a, Var)}
+    reads |= {v.id for v in outs if isinstance(v, Var)} | {g.var.id for g in pruned.guards}
+    return pruned, reads
+
+
+def _scan_dce(e, used):
+    """The scan computing only the `used` outputs: the ys nothing reads go, then the carries
+    that feed neither a used output nor a kept carry, then the inputs the body no longer
+    reads (a linear step's backward pass, for one, needs none of the saved carries)."""
+    p = e.params
+    body, nc, nk = p["body"], p["n_consts"], p["n_carry"]
+    keep = list(used)
+    while True:
+        outs = [v for v, m in zip(body.outvars, keep) if m]
+        pruned, reads = _body_reads(body, outs)
+        grown = [m or body.invars[nc + i].id in reads for i, m in enumerate(keep[:nk])]
+        if grown == keep[:nk]:
+            break
+        keep[:nk] = grown
+    keep_in = [v.id in reads for v in body.invars]
+    keep_in[nc:nc + nk] = keep[:nk]
+    if all(keep) and all(keep_in):
+        return e
+    new_body = Program(_pick(body.invars, keep_in), pruned.eqns, pruned.outvars, pruned.guards)
+    params = dict(p, body=new_body, n_consts=sum(keep_in[:nc]), n_carry=sum(keep[:nk]))
+    return Eqn(e.prim, _pick(e.invars, keep_in), _pick(e.outvars, keep), params)
+
+
+dce_rules[scan_p] = _scan_dce
 jvp_rules[scan_p] = _scan_jvp
 vjp_fwd_rules[scan_p] = _scan_fwd
 vjp_rules[scan_p] = _scan_vjp
@@ -599,13 +655,17 @@ taylor_rules[scan_p] = _scan_taylor
 # --------------------------------------------------------------- while ---
 
 def _while_impl(*args, cond, body, n_cond_consts, n_body_consts, checkpoint=None):
-    cc, bc, carry = _split(args, n_cond_consts, n_body_consts)
     test, step = runner(cond), runner(body)
+    loop = functools.partial(_while_loop, test, step, n_cond_consts, n_body_consts)
     kernel = _kernel(body, (cond, n_cond_consts, n_body_consts),
                      lambda: loop_kernel.while_kernel(test.prog, step.prog, n_cond_consts, n_body_consts),
-                     len(test.prog.eqns) + len(step.prog.eqns))
-    if kernel is not None:
-        return kernel(None, *args)
+                     None, loop, Program(step.prog.invars, test.prog.eqns + step.prog.eqns, [], []))
+    return kernel(None, *args) if kernel is not None else loop(None, *args)
+
+
+def _while_loop(test, step, n_cond_consts, n_body_consts, _, *args):
+    """The while loop run one NumPy call per operation per iteration."""
+    cc, bc, carry = _split(args, n_cond_consts, n_body_consts)
     while test(*cc, *carry)[0]:
         carry = step(*bc, *carry)
     return tuple(carry)

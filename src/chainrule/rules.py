@@ -42,6 +42,9 @@ taylor_rules: dict[Primitive, Rule] = {}
 taylor_by_jvp: set[Primitive] = set()
 scalar_forms: dict[Primitive, Scalar] = {}
 emit_rules: dict[Primitive, Rule] = {}
+# ``dce_rules[p](eqn, used) -> eqn``: equation `eqn` rewritten to compute only the outputs marked
+# in `used` (fewer outputs and inputs); loops prune the carries and ys nothing reads.
+dce_rules: dict[Primitive, Rule] = {}
 
 # Primitives that deliberately lack a rule in a table: {table_name: {primitive: reason}}.
 exempt: dict[str, dict[Primitive, str]] = {"jvp": {}, "vjp": {}, "batch": {}, "taylor": {}, "emit": {}}

@@ -28,7 +28,7 @@ from ..interpreters.staging import stage, Interpreter, NotStageable
 from ..ir.optimize import optimize
 from ..tree_util import tree_flatten, tree_unflatten, unregistered_hint
 from . import codegen, scalar_llvm
-from .roll import roll, has_loops
+from .roll import roll
 
 
 
@@ -139,8 +139,9 @@ class _Specialization:
             self.source, self.native = "", False
             return
         self.fast, self.source = codegen.compile_program(program, use_math=True)
-        # numba kernels (fused regions, loops) compile on first use: make that the first call
-        self.native = codegen.calls_fused_kernels(self.fast) or has_loops(program)
+        # numba-fused regions compile on first use: make that the first call (loop kernels
+        # build in the background instead: the staging run's values serve the first call)
+        self.native = codegen.calls_fused_kernels(self.fast)
 
     def __call__(self, leaves):
         try:

@@ -300,40 +300,52 @@ def _python_kernel(src):
 class LoopKernel:
     """A loop kernel called with flat arguments, output types restored.
 
-    It runs as plain Python at once; once its calls have taken NATIVE_AFTER seconds
-    in all, it starts compiling with numba in a background thread, and calls use
-    the native build once it is ready (so a first call never waits for numba).
+    Until numba has compiled it, it runs as plain Python (its own source, or `fallback`:
+    the loop run one NumPy call per operation, when that is the faster of the two); once
+    those calls have taken NATIVE_AFTER seconds in all, numba compiles it in a background
+    thread, and calls use the native build once it is ready (so a call never waits for
+    numba).  `extra`: constant arrays passed after the loop's own arguments.
     """
 
-    def __init__(self, src, in_vars, out_vars, stacked, pass_length):
+    def __init__(self, src, in_vars, out_vars, stacked, pass_length, fallback=None, extra=()):
         cached = _kernels.get(src)
         if cached is None:     # python, native, numba build started, seconds run in Python
-            cached = _kernels[src] = [_python_kernel(src), None, False, 0.0]
+            cached = _kernels[src] = [None, None, False, 0.0]
             if len(_kernels) > KERNEL_CACHE:
                 _kernels.popitem(last=False)
-        self.src, self.state = src, cached
+        self.src, self.state, self.fallback, self.extra = src, cached, fallback, list(extra)
         self.lines = src.count("\n")
+        self.ops = self.lines + sum(src.count(op) for op in (" + ", " - ", " * ", " / ", "_m."))
         self.in_vars, self.out_vars, self.stacked = in_vars, out_vars, stacked
         self.inputs = [(np.dtype(v.dtype), _size(v), s) for v, s in zip(in_vars, stacked)]
         self.pass_length = pass_length
 
     def __call__(self, n, *args):
+        state = self.state
+        if state[1] is None and self.fallback is not None and (state[2] or not numba_available()):
+            return self.fallback(n, *args)       # the build is under way (or impossible)
         flat = [n] if self.pass_length else []
         for a, (dtype, size, s) in zip(args, self.inputs):
             arr = np.asarray(a, dtype=dtype)
             flat.append(np.ascontiguousarray(arr.reshape((arr.shape[0], size) if s else size)))
-        state = self.state
-        native = state[1] is not None
+        flat += self.extra
         with np.errstate(all="ignore"):
-            if native:
+            if state[1] is not None:
                 outs = state[1](*flat)
             else:
                 start = time.perf_counter()
-                outs = state[0](*flat)
+                if self.fallback is not None:
+                    result = self.fallback(n, *args)
+                else:
+                    if state[0] is None:
+                        state[0] = _python_kernel(self.src)
+                    outs = state[0](*flat)
                 state[3] += time.perf_counter() - start
                 if not state[2] and state[3] > NATIVE_AFTER and numba_available():
                     state[2] = True
                     _builds.append(_start_build(self.src, state, flat))
+                if self.fallback is not None:
+                    return result
         res = []
         for o, (v, stacked) in zip(outs, self.out_vars):
             if not stacked:
@@ -348,9 +360,12 @@ _builds = []
 
 
 def wait_native(timeout=None):
-    """Wait for the numba builds started so far (benchmarks time the steady state after it)."""
+    """Wait for the numba builds started so far (benchmarks time the steady state after it);
+    True if there were any."""
+    waited = bool(_builds)
     while _builds:
         _builds.pop().join(timeout)
+    return waited
 
 
 _build_lock = threading.Lock()
@@ -399,12 +414,17 @@ def scan_kernel(body, n_consts, n_carry, reverse):
         src = scan_source(body, n_consts, n_carry, reverse)
     except NotScalar:
         return None
+    return scan_loop_kernel(src, body, n_consts, n_carry)
+
+
+def scan_loop_kernel(src, body, n_consts, n_carry, extra=()):
+    """The LoopKernel that calls scan kernel `src` (consts, carries, xs; carries and ys back)."""
     nx = len(body.invars) - n_consts - n_carry
     outs = [(v, False) for v in body.invars[n_consts:n_consts + n_carry]] + \
         [(v, True) for v in body.outvars[n_carry:]]
     outs = [(_out_var(v), n) for v, n in outs]
     stacked = [False] * (n_consts + n_carry) + [True] * nx
-    return LoopKernel(src, body.invars, outs, stacked, True)
+    return LoopKernel(src, body.invars, outs, stacked, True, extra=extra)
 
 
 def while_kernel(cond, body, n_cond_consts, n_body_consts):

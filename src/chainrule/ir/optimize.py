@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import elementwise as E, linalg as L, shape as S
+from ..rules import dce_rules
 from .banded import banded
 from .program import Const, Eqn, Guard, Program, Var, const_number
 
@@ -355,6 +356,9 @@ def optimize(prog):
     for e in reversed(eqns):
         outs = e.outvars
         if outs[0].id in live if len(outs) == 1 else any(o.id in live for o in outs):
+            prune = dce_rules.get(e.prim)
+            if prune is not None:
+                e = prune(e, [o.id in live for o in outs])
             kept.append(e)
             live.update([a.id for a in e.invars if type(a) is Var])
     kept.reverse()

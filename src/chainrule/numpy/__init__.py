@@ -921,3 +921,4 @@ def searchsorted(a, v, side="left", sorter=None):
 
 
 from . import linalg  # noqa: E402,F401  (needs the names above)
+from . import fft  # noqa: E402,F401  (chainrule.numpy.fft)

@@ -1,8 +1,8 @@
 """Operators, array methods and NumPy's dispatch protocols for traced values.
 
 `install()` attaches them to `chainrule.core.Tracer`.  The dispatch tables are derived:
-every public function of `chainrule.numpy` (and `chainrule.numpy.linalg`) whose name is
-also a NumPy ufunc or function (numpy.linalg function) handles that NumPy function; a
+every public function of `chainrule.numpy` (and `chainrule.numpy.linalg`, `.fft`) whose name is
+also a NumPy ufunc or function (numpy.linalg, numpy.fft function) handles that NumPy function; a
 NumPy function that has no entry raises a TypeError that names it.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 from ..core import Tracer
 from .. import numpy as cnp
 from . import linalg as cla
+from . import fft as cfft
 
 
 def _public_functions(mod):
@@ -41,7 +42,7 @@ def _dispatch_tables():
     """numpy.<name> -> chainrule.numpy.<name> for every public chainrule.numpy function.
 
     Returns (ufuncs, functions): the ufunc table for `__array_ufunc__`, the rest (numpy.<name>
-    and numpy.linalg.<name>) for `__array_function__`.  Aliases (``np.abs is np.absolute``,
+    numpy.linalg.<name> and numpy.fft.<name>) for `__array_function__`.  Aliases (``np.abs is np.absolute``,
     ``np.conj is np.conjugate``) meet at one key; the function named like the ufunc wins.
     """
     ufuncs, functions = {}, {}
@@ -53,10 +54,11 @@ def _dispatch_tables():
         if target in table and table[target] is not fn and getattr(target, "__name__", None) != name:
             continue
         table[target] = fn
-    for name, fn in _public_functions(cla).items():
-        target = getattr(np.linalg, name, None)
-        if target is not None and callable(target) and not isinstance(target, type):
-            functions[target] = fn
+    for mod, np_mod in ((cla, np.linalg), (cfft, np.fft)):
+        for name, fn in _public_functions(mod).items():
+            target = getattr(np_mod, name, None)
+            if target is not None and callable(target) and not isinstance(target, type):
+                functions[target] = fn
     return ufuncs, functions
 
 

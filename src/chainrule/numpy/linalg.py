@@ -26,7 +26,8 @@ SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
 
 __all__ = ["solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals",
-           "qr", "norm", "matrix_power", "pinv", "matrix_norm", "vector_norm", "LinAlgError"]
+           "qr", "norm", "matrix_power", "pinv", "matrix_norm", "vector_norm", "LinAlgError",
+           "lstsq", "cond", "multi_dot", "tensorsolve", "tensorinv", "matrix_rank"]
 
 
 def _arr(x):
@@ -280,3 +281,154 @@ def matrix_norm(x, *, keepdims=False, ord="fro"):
     if not isinstance(x, Tracer) and hasattr(_np.linalg, "matrix_norm"):
         return _np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord)
     return _matrix_norm(x, ord, (-2, -1), keepdims)
+
+
+# ------------------------------------------------- composed from the above ---
+
+def lstsq(a, b, rcond=None):
+    """(x, residuals, rank, s) as numpy.linalg.lstsq; x = pinv(a, rcond) @ b, differentiable
+    where the rank (fixed by the cutoff rcond * largest singular value; default
+    max(m, n) * eps) is locally constant.  rank is a plain int."""
+    a, b = _arr(a), _arr(b)
+    sa, sb = shape_of(a), shape_of(b)
+    if len(sa) != 2:
+        raise LinAlgError(f"lstsq: a must be two-dimensional, got shape {sa}")
+    if len(sb) not in (1, 2) or sb[0] != sa[0]:
+        raise LinAlgError(f"lstsq: incompatible dimensions: a {sa}, b {sb} (b needs {sa[0]} rows)")
+    if not isinstance(a, Tracer) and not isinstance(b, Tracer):
+        return _np.linalg.lstsq(a, b, rcond=rcond)
+    m, n = sa
+    if rcond is None:
+        rcond = _np.finfo(_np.float64).eps * max(m, n)
+    s = _D.svdvals(a)
+    rank = int(_R.sum(_E.greater(s, rcond * _R.max(s)))) if min(m, n) else 0
+    x = _matmul(pinv(a, rcond), b)
+    if rank == n and m > n:
+        r = b - _matmul(a, x)
+        res = _R.sum(_abs2(r), axis=0)
+        res = _S.reshape(res, (1,)) if len(sb) == 1 else res
+    else:
+        res = _np.empty((0,), _np.float64)
+    return x, res, rank, s
+
+
+def cond(x, p=None):
+    """The condition number in norm p (None, 2, -2: ratio of singular values; 'fro', 'nuc',
+    1, -1, inf, -inf: norm(x, p) * norm(inv(x), p))."""
+    x = _arr(x)
+    if len(shape_of(x)) < 2:
+        raise LinAlgError(f"cond: the array must be at least two-dimensional, got shape {shape_of(x)}")
+    if not isinstance(x, Tracer):
+        return _np.linalg.cond(x, p)
+    if p is None or p in (2, -2):
+        s = _D.svdvals(x)
+        hi, lo = _R.max(s, axis=-1), _R.min(s, axis=-1)
+        return hi / lo if p != -2 else lo / hi
+    if p not in ("fro", "nuc", 1, -1, _np.inf, -_np.inf):
+        raise ValueError(f"cond: invalid norm order {p!r}")
+    _square(x, "cond")
+    return _matrix_norm(x, p, (-2, -1), False) * _matrix_norm(inv(x), p, (-2, -1), False)
+
+
+def _chain_order(dims):
+    """The cheapest parenthesisation of a matrix chain with shapes dims[i] x dims[i+1]
+    (dynamic programming over split points): split[i][j] for the product i..j."""
+    k = len(dims) - 1
+    cost = [[0.0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for length in range(1, k):
+        for i in range(k - length):
+            j = i + length
+            cost[i][j] = _np.inf
+            for s in range(i, j):
+                c = cost[i][s] + cost[s + 1][j] + dims[i] * dims[s + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, s
+    return split
+
+
+def multi_dot(arrays, *, out=None):
+    """The product of a chain of matrices in the cheapest order (the first and last may be
+    vectors, as in NumPy)."""
+    if out is not None:
+        raise TypeError("multi_dot: out= is not supported (the result is returned)")
+    arrays = [_arr(x) for x in arrays]
+    if len(arrays) < 2:
+        raise ValueError("Expecting at least two arrays.")
+    first, last = len(shape_of(arrays[0])), len(shape_of(arrays[-1]))
+    if first == 1:
+        arrays[0] = _S.reshape(arrays[0], (1, -1))
+    if last == 1:
+        arrays[-1] = _S.reshape(arrays[-1], (-1, 1))
+    for i, x in enumerate(arrays):
+        if len(shape_of(x)) != 2:
+            raise LinAlgError(f"multi_dot: array {i} has {len(shape_of(x))} dimensions; matrices are needed "
+                              "(vectors only first or last)")
+    dims = [shape_of(arrays[0])[0]] + [shape_of(x)[1] for x in arrays]
+    for i in range(len(arrays) - 1):
+        if shape_of(arrays[i])[1] != shape_of(arrays[i + 1])[0]:
+            raise ValueError(f"multi_dot: shapes {shape_of(arrays[i])} and {shape_of(arrays[i + 1])} "
+                             f"(arrays {i} and {i + 1}) are not aligned")
+    split = _chain_order(dims)
+
+    def prod(i, j):
+        return arrays[i] if i == j else _matmul(prod(i, split[i][j]), prod(split[i][j] + 1, j))
+    res = prod(0, len(arrays) - 1)
+    if first == 1 and last == 1:
+        return _S.reshape(res, ())
+    if first == 1:
+        return _S.reshape(res, (-1,))
+    if last == 1:
+        return _S.reshape(res, (-1,))
+    return res
+
+
+def tensorsolve(a, b, axes=None):
+    """x with tensordot(a, x, x.ndim) = b, as numpy.linalg.tensorsolve."""
+    a, b = _arr(a), _arr(b)
+    nd = len(shape_of(a))
+    if axes is not None:
+        axes = [_S.normalize_axis(ax, nd) for ax in axes]
+        rest = [k for k in range(nd) if k not in axes]
+        a = _S.transpose(a, tuple(rest + axes))
+    sa, sb = shape_of(a), shape_of(b)
+    x_shape = tuple(sa[len(sb):])
+    if tuple(sa[:len(sb)]) != tuple(sb):
+        raise LinAlgError(f"tensorsolve: the leading dimensions of a {sa} must be b's shape {sb}")
+    rows, cols = int(_np.prod(sb)), int(_np.prod(x_shape))
+    if rows != cols:
+        raise LinAlgError(f"tensorsolve: a's shape {sa} does not give a square matrix ({rows} x {cols})")
+    return _S.reshape(solve(_S.reshape(a, (rows, cols)), _S.reshape(b, (rows,))), x_shape)
+
+
+def tensorinv(a, ind=2):
+    """The inverse of a with respect to tensordot over its first `ind` axes."""
+    a = _arr(a)
+    if not isinstance(ind, (int, _np.integer)) or ind <= 0:
+        raise ValueError("Invalid ind argument.")
+    s = tuple(shape_of(a))
+    rows, cols = int(_np.prod(s[:ind])), int(_np.prod(s[ind:]))
+    if rows != cols:
+        raise LinAlgError(f"tensorinv: a's shape {s} with ind={ind} does not give a square matrix")
+    return _S.reshape(inv(_S.reshape(a, (rows, cols))), s[ind:] + s[:ind])
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    """The number of singular values above tol (default rtol * largest, rtol = max(m, n) *
+    eps), as numpy.linalg.matrix_rank.  Not differentiable: the result carries no derivative."""
+    A = _arr(A)
+    if not isinstance(A, Tracer):
+        return _np.linalg.matrix_rank(A, tol, hermitian, rtol=rtol)
+    if tol is not None and rtol is not None:
+        raise ValueError("`tol` and `rtol` can't be both set.")
+    A = _E.stop_gradient(A)
+    if len(shape_of(A)) < 2:
+        return _S.astype(_R.any(_E.not_equal(A, 0)), _np.intp)
+    s = _E.absolute(eigvalsh(A)) if hermitian else _D.svdvals(A)
+    if tol is None:
+        if rtol is None:
+            rtol = max(shape_of(A)[-2:]) * _np.finfo(_np.float64).eps
+        tol = _R.max(s, axis=-1, keepdims=True) * rtol
+    else:
+        tol = _S.expand_dims(tol, -1) if len(shape_of(tol)) else tol
+    return _R.sum(_S.astype(_E.greater(s, tol), _np.intp), axis=-1)

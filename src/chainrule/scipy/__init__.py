@@ -5,3 +5,5 @@ SciPy itself is optional: without it the special functions use NumPy fallbacks.
 """
 from . import special  # noqa: F401  (chainrule.scipy.special)
 from . import integrate  # noqa: F401  (chainrule.scipy.integrate)
+from . import linalg  # noqa: F401  (chainrule.scipy.linalg)
+from . import stats  # noqa: F401  (chainrule.scipy.stats)

@@ -153,3 +153,59 @@ def log_softmax(x, axis=None):
 
 def softmax(x, axis=None):
     return _E.exp(log_softmax(x, axis=axis))
+
+
+# ------------------------------------------------------------------ ndtri ---
+# ndtri is composed, with its derivative given by a custom JVP: the value comes from
+# erfinv where that is exact and from Newton's method on log_ndtr in the lower tail, and
+# the derivative, sqrt(2 pi) exp(ndtri(p)^2 / 2), is written with chainrule operations, so
+# every order (and reverse mode, by transposition) is exact rather than differentiated
+# through the iteration.
+
+from ..api import custom_jvp as _custom_jvp  # noqa: E402  (beside the function it serves)
+
+__all__ += ["ndtri"]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _ndtri_value(p):
+    """The inverse of ndtr, accurate down to the smallest p.
+
+    For p >= 1/4, 2p - 1 is exact (Sterbenz), so sqrt(2) erfinv(2p - 1) is as accurate as
+    erfinv. Below, erfinv's argument near -1 would lose digits, so four Newton steps solve
+    log_ndtr(x) = log(p), from erfinv's value (p >= 1e-3) or the two-term asymptotic
+    solution of x^2 / 2 + log(-x) + log sqrt(2 pi) = -log(p) (p < 1e-3). log_ndtr is
+    concave, so the iteration converges monotonically from either start.
+    """
+    p = _arr(p)
+    upper = _E.greater_equal(p, 0.25)
+    xu = math.sqrt(2.0) * erfinv(2.0 * _E.select(upper, p, 0.5) - 1.0)
+    pl = _E.select(_E.logical_and(_E.less(p, 0.25), _E.greater(p, 0.0)), p, 0.125)
+    log_p = _E.log(pl)
+    far = _E.less(pl, 1e-3)
+    near = math.sqrt(2.0) * erfinv(2.0 * _E.select(far, 0.125, pl) - 1.0)
+    u = _E.sqrt(-2.0 * _E.select(far, log_p, -10.0))
+    u = _E.sqrt(-2.0 * _E.select(far, log_p, -10.0) - 2.0 * _E.log(u) - 2.0 * _LOG_SQRT_2PI)
+    x = _E.select(far, -u, near)
+    for _ in range(4):
+        lc = log_ndtr(x)
+        slope = _E.exp(-0.5 * (x * x) - _LOG_SQRT_2PI - lc)        # d log_ndtr / dx
+        x = x - (lc - log_p) / slope
+    out = _E.select(upper, xu, x)
+    valid = _E.logical_and(_E.greater(p, 0.0), _E.less_equal(p, 1.0))
+    return _E.select(_E.equal(p, 0.0), -_np.inf, _E.select(valid, out, _np.nan))
+
+
+@_custom_jvp
+def ndtri(p):
+    """The standard normal quantile, the inverse of ndtr: -inf at 0, inf at 1, nan outside [0, 1]."""
+    with _np.errstate(divide="ignore", invalid="ignore"):
+        return _ndtri_value(p)
+
+
+@ndtri.defjvp
+def _ndtri_jvp(primals, tangents):
+    (p,), (t,) = primals, tangents
+    x = ndtri(p)                   # through the custom rule again: exact at every order
+    return x, _E.safe_mul(t, math.sqrt(2.0 * math.pi) * _E.exp(0.5 * (x * x)))

@@ -1,0 +1,188 @@
+"""Array loop kernels (compile/array_kernel.py) and the pruning of loop outputs (scan DCE).
+
+Each body is written as an array kernel and run two ways against the loop run one NumPy call
+per operation (loops._scan_loop): the kernel source as plain Python (no numba needed) and,
+when numba is installed, compiled by numba.  Then the public path: jit(grad) of loops whose
+kernels numba builds in the background, against eager gradients.
+"""
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule import loops
+from chainrule.compile import array_kernel, loop_kernel
+from chainrule.ir.optimize import optimize
+
+from helpers import compiled
+
+try:
+    import numba
+except ImportError:          # the plain-Python runs still test the generated code
+    numba = None
+
+RNG = np.random.default_rng(3)
+A6 = RNG.normal(size=(6, 6))
+B64 = RNG.normal(size=(6, 4))
+W5 = RNG.normal(size=5)
+
+
+def _heat_pad(c, x):
+    lap = c[2:] - 2 * c[1:-1] + c[:-2]
+    return [c + cnp.pad(0.2 * lap, 1), cnp.sum(c * c)]
+
+
+def _heat_concat(c, x):
+    lap = c[2:] - 2 * c[1:-1] + c[:-2]
+    return [c + cnp.concatenate([cnp.zeros(1), 0.2 * lap * x, cnp.zeros(1)]), c[0]]
+
+
+def _strided(c, x):
+    return [c[::-1] * 0.5 + cnp.concatenate([c[::2], c[1::2]]) * x, c[1:-1:3]]
+
+
+def _matrix(c, x):
+    # 2-D carry: transposes, broadcasting, sums over each axis with and without keepdims
+    new = c.T.T * W5[None, :] + cnp.sum(c, axis=0, keepdims=True) * 0.1 - cnp.sum(c, axis=1)[:, None] * x
+    return [cnp.tanh(new), cnp.sum(c, axis=1), cnp.sum(c)]
+
+
+def _matmuls(c, x):
+    m = cnp.outer(c, c[:4]) * 0.01                       # (6, 4), computed in the loop
+    new = cnp.sin(0.2 * A6 @ c) + c @ A6 * 0.05 + (A6 @ c[:, None])[:, 0] * 0.01 + (c @ c) * 1e-3
+    return [new + m @ cnp.ones(4) * x + (c[None, :] @ B64 @ B64.T)[0] * 0.01, m.T @ c]
+
+
+def _scatter(c, x):
+    # index_add at slices and at an integer index, reshapes, where, a cast
+    g = cnp.at(cnp.at(cnp.zeros(12))[1:5].add(c[:4] * x))[7].add(c[0])
+    r = cnp.reshape(c, (3, 4)).T.reshape(-1)
+    return [cnp.where(r > 0, r, 0.1 * r) + g + c.astype(np.int64) * 0.5, cnp.sum(g > 0.5)]
+
+
+def _scalar_and_vector(c, x):
+    s, v = c
+    return [(s + cnp.sum(v * x), v * cnp.cos(s) + cnp.exp(-v * v)), s * 2]
+
+
+CASES = {
+    "heat pad": (_heat_pad, lambda: np.exp(-np.linspace(-2, 2, 40) ** 2), 0.7),
+    "heat concatenate": (_heat_concat, lambda: np.exp(-np.linspace(-2, 2, 40) ** 2), 0.7),
+    "strided and reversed slices": (_strided, lambda: RNG.normal(size=10), 0.9),
+    "matrix": (_matrix, lambda: RNG.normal(size=(4, 5)), 0.3),
+    "matmuls": (_matmuls, lambda: RNG.normal(size=6), 0.5),
+    "scatter reshape where cast": (_scatter, lambda: RNG.normal(size=12) * 3, 0.2),
+    "scalar and vector carries": (_scalar_and_vector, lambda: (0.3, RNG.normal(size=7)), 0.1),
+}
+
+
+def _body(fn, carry, x):
+    leaves = list(carry) if isinstance(carry, tuple) else [carry]
+    n = len(leaves)
+
+    def flat(*ins):
+        c = tuple(ins[:n]) if isinstance(carry, tuple) else ins[0]
+        new, *ys = fn(c, ins[n])
+        return (list(new) if isinstance(new, tuple) else [new]) + ys
+    prog, consts = loops.stage_body(flat, leaves + [x])
+    assert not consts
+    return optimize(prog), leaves, n
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_array_kernel_equals_the_loop_op_by_op(name, reverse, monkeypatch):
+    monkeypatch.setattr(loop_kernel, "NATIVE_AFTER", float("inf"))     # no background numba build
+    fn, init, x = CASES[name]
+    carry = init()
+    prog, leaves, nk = _body(fn, carry, x)
+    length = 7
+    xs = np.linspace(0.5, 1.0, length) * x
+    src, consts = array_kernel.scan_source(prog, 0, nk, reverse)
+    want = loops._scan_loop(loops.runner(prog), 0, nk, reverse, length, *leaves, xs)
+    kernel = loop_kernel.scan_loop_kernel(src, prog, 0, nk, extra=consts)
+    got = kernel(length, *leaves, xs)                                # the source run as Python
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-13)
+    if numba is None:
+        return
+    native = numba.njit(error_model="numpy")(loop_kernel._python_kernel(src))
+    kernel.state = [None, native, True, 0.0]
+    for g, w in zip(kernel(length, *leaves, xs), want):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-13)
+
+
+def test_stencil_kernel_is_split_at_the_pieces_not_branched():
+    prog, leaves, nk = _body(_heat_pad, np.ones(40), 0.7)
+    src, _ = array_kernel.scan_source(prog, 0, nk, False)
+    assert " if " not in src and "range(1, 39)" in src        # the interior loop, boundaries apart
+    # its adjoint: the transposed stencil gathers (no scatter pass, no temporary array)
+    g = cr.make_ir(cr.grad(lambda u: cnp.sum(cr.fori_loop(0, 5, lambda i, u: _heat_pad(u, 0.0)[0], u))))(leaves[0])
+    bwd = [e for e in optimize(g).eqns if e.prim is loops.scan_p][-1].params["body"]
+    src, _ = array_kernel.scan_source(optimize(bwd), 0, 1, True)
+    assert " if " not in src and "_np.empty((40,)" not in src
+
+
+def test_unsupported_bodies_keep_the_op_by_op_loop():
+    prog, leaves, nk = _body(lambda c, x: [c[np.array([2, 0, 1])] * x, cnp.sort(c)], np.arange(3.0), 1.0)
+    assert array_kernel.scan_kernel(prog, 0, nk, False) is None          # advanced indexing, sort
+    f = cr.jit(lambda c: cr.scan(lambda c, x: (c[np.array([2, 0, 1])] * x, None), c, np.ones(4))[0])
+    # four steps of a 3-cycle: the cycle once
+    np.testing.assert_allclose(compiled(f, np.arange(3.0)), [2.0, 0.0, 1.0], rtol=0)
+
+
+@pytest.mark.skipif(numba is None, reason="array kernels are native only")
+@pytest.mark.parametrize("name", ["heat pad", "matmuls", "scalar and vector carries"])
+def test_jit_grad_through_native_array_kernels(name, monkeypatch):
+    monkeypatch.setattr(loop_kernel, "NATIVE_AFTER", 0.0)           # build at the first call
+    fn, init, x = CASES[name]
+    carry = init()
+    xs = np.linspace(0.5, 1.0, 30) * x
+
+    def loss(c):
+        out, ys = cr.scan(lambda c, x: (lambda r: (r[0], r[1]))(fn(c, x)), c, xs)
+        return sum(cnp.sum(leaf ** 2) for leaf in (out if isinstance(out, tuple) else (out,))) + cnp.sum(ys)
+    want = cr.grad(loss)(carry)
+    f = cr.jit(cr.grad(loss))
+    f(carry)
+    loop_kernel.wait_native()
+    built = sum(1 for st in loop_kernel._kernels.values() if st[1] is not None)
+    got = f(carry)
+    assert built >= 1
+    for g, w in zip(*(v if isinstance(v, tuple) else (v,) for v in (got, want))):
+        np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-13)
+
+
+def test_without_numba_the_array_kernel_is_never_used(monkeypatch):
+    monkeypatch.setattr(loop_kernel, "numba_available", lambda: False)
+    loops._loop_kernels.clear()
+    u0 = np.exp(-np.linspace(-2, 2, 40) ** 2)
+    loss = lambda u: cnp.sum(cr.fori_loop(0, 20, lambda i, u: _heat_pad(u, 0.0)[0], u) ** 3)
+    np.testing.assert_allclose(compiled(cr.jit(cr.grad(loss)), u0), cr.grad(loss)(u0), rtol=1e-13)
+    assert all(k is None for per in loops._loop_kernels.values() for k in per.values())
+
+
+# ------------------------------------------------------------ scan DCE ---
+
+def _scans(prog):
+    return [e for e in prog.eqns if e.prim is loops.scan_p]
+
+
+def test_linear_steps_save_no_carries_for_their_adjoint():
+    u0 = np.exp(-np.linspace(-2, 2, 40) ** 2)
+    loss = lambda u: cnp.sum(cr.fori_loop(0, 50, lambda i, u: _heat_pad(u, 0.0)[0], u) ** 2)
+    fwd, bwd = _scans(optimize(cr.make_ir(cr.grad(loss))(u0)))
+    assert [o.shape for o in fwd.outvars] == [(40,)]          # the final state only: no stacked carries
+    assert len(bwd.invars) == 1                                 # the cotangent: no saved rows, no counter
+    np.testing.assert_allclose(compiled(cr.jit(cr.grad(loss)), u0), cr.grad(loss)(u0), rtol=1e-13)
+
+
+def test_unused_ys_and_carries_are_pruned():
+    def f(c):
+        (a, b, k), ys = cr.scan(lambda c, x: ((c[0] * x, c[1] + cnp.sin(c[0]), c[2] + 1), (c[0] ** 2, c[1])),
+                                (c, c * 2, 0), np.linspace(0, 1, 5))
+        return b + ys[1][-1]                                  # a is needed (b reads it); k and ys[0] not
+    (e,) = _scans(optimize(cr.make_ir(f)(0.5)))
+    assert e.params["n_carry"] == 2 and len(e.outvars) == 3
+    np.testing.assert_allclose(compiled(cr.jit(f), 0.5), f(0.5), rtol=1e-15)
+    np.testing.assert_allclose(compiled(cr.jit(cr.grad(f)), 0.5), cr.grad(f)(0.5), rtol=1e-13)
