@@ -387,14 +387,23 @@ class Kernel:
             return name
         i, j, k, acc = f"i{self.n()}", f"i{self.n()}", f"i{self.n()}", f"r{self.n()}"
         lines.append(f"for {i} in range({m}):")
-        if n == 1:                                    # a dot product
-            blk = Block(self)
-            lines.append(f"    {acc} = {zero}")
-            lines.append(f"    for {k} in range({kk}):")
-            av = a2.read(blk, [Ix(i), Ix(k)], [(0, m), (0, kk)])
-            bv = b2.read(blk, [Ix(k), Ix(None, 0, 0)], [(0, kk), (0, 1)])
-            lines += ["        " + s for s in blk.lines + [f"{acc} += {av} * {bv}"]]
-            lines.append(f"    {put(i, 0)} = {acc}")
+        if n == 1:                  # a dot product, four partial sums (independent adds)
+            lanes = 4 if kk >= 8 else 1
+            accs = [f"{acc}_{q}" for q in range(lanes)]
+            lines.append(f"    {' = '.join(accs)} = {zero}")
+            whole = kk - kk % lanes
+            for start, stop, step in ((0, whole, lanes), (whole, kk, 1)):
+                if stop <= start:
+                    continue
+                lines.append(f"    for {k} in range({start}, {stop}, {step}):")
+                blk = Block(self)
+                for q in range(step):
+                    av = a2.read(blk, [Ix(i), Ix(k, 1, q)], [(0, m), (0, kk)])
+                    bv = b2.read(blk, [Ix(k, 1, q), Ix(None, 0, 0)], [(0, kk), (0, 1)])
+                    blk.lines.append(f"{accs[q]} += {av} * {bv}")
+                lines += ["        " + s for s in blk.lines]
+            total = accs[0] if lanes == 1 else f"({accs[0]} + {accs[1]}) + ({accs[2]} + {accs[3]})"
+            lines.append(f"    {put(i, 0)} = {total}")
         else:                                         # rows of the right operand scaled and added
             lines.append(f"    for {j} in range({n}):")
             lines.append(f"        {put(i, j)} = {zero}")

@@ -27,9 +27,8 @@ from ..core import Tracer
 from ..interpreters.staging import stage, Interpreter, NotStageable
 from ..ir.optimize import optimize
 from ..tree_util import tree_flatten, tree_unflatten, unregistered_hint
-from . import codegen, scalar_llvm
+from . import codegen, loop_kernel, scalar_llvm
 from .roll import roll
-
 
 
 _MATH_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
@@ -292,8 +291,10 @@ class Jitted:
 
         def flat_fun(dyn_args, kw):
             return self.fun(*_merge(dyn_args, spos, nums), **kw, **dict(skw))
+        from ..random import np_random_warnings     # np.random while staging: warn (issue 18)
         with _young_collections_only():
-            prog, out = stage(flat_fun, (dyn, kwargs))
+            with loop_kernel.staging_run(), np_random_warnings():
+                prog, out = stage(flat_fun, (dyn, kwargs))
             if not scalar_llvm.eligible(prog):   # a long scalar program runs best straight-line
                 prog = roll(prog)
             prog = optimize(prog)

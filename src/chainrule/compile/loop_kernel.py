@@ -14,6 +14,7 @@ array operation).  Kernels are cached by their source text.
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import threading
 import time
@@ -341,7 +342,8 @@ class LoopKernel:
                         state[0] = _python_kernel(self.src)
                     outs = state[0](*flat)
                 state[3] += time.perf_counter() - start
-                if not state[2] and state[3] > NATIVE_AFTER and numba_available():
+                if not state[2] and state[3] > NATIVE_AFTER and numba_available() and \
+                        not getattr(_staging, "on", False):
                     state[2] = True
                     _builds.append(_start_build(self.src, state, flat))
                 if self.fallback is not None:
@@ -356,6 +358,19 @@ class LoopKernel:
 
 
 NATIVE_AFTER = 0.005       # seconds run as Python, in all, before a kernel gets a numba build
+_staging = threading.local()
+
+
+@contextlib.contextmanager
+def staging_run():
+    """No numba builds while jit stages a function: the loops its staging run evaluates are
+    not the ones the compiled program runs (those are optimised: fewer carries and ys)."""
+    before = getattr(_staging, "on", False)
+    _staging.on = True
+    try:
+        yield
+    finally:
+        _staging.on = before
 _builds = []
 
 

@@ -396,10 +396,16 @@ defvjp(mul_p, lambda g, ans, x, y: unbroadcast(x, _mul_ct(g, y)), lambda g, ans,
 defelementwise(mul_p, _product_series(mul_p), numpy="multiply", op="*", sympy=lambda sp, x, y: x * y)
 
 
+_FLOAT_SCALARS = (float, np.float64)
+
+
 def _safe_mul_impl(g, d):
     if type(g) is float and type(d) is float:
         p = g * d
         return 0.0 if p != p and (g == 0.0 or d == 0.0) else p
+    if type(g) in _FLOAT_SCALARS and type(d) in _FLOAT_SCALARS:     # NumPy scalars: as Python floats
+        p = float(g) * float(d)
+        return np.float64(0.0 if p != p and (g == 0.0 or d == 0.0) else p)
     small, large = (g, d) if np.size(g) <= np.size(d) else (d, g)
     if np.isfinite(small).all() and not np.any(small == 0):
         return np.multiply(g, d)            # no 0 * inf possible: the common case, checked cheaply
