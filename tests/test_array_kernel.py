@@ -186,3 +186,60 @@ def test_unused_ys_and_carries_are_pruned():
     assert e.params["n_carry"] == 2 and len(e.outvars) == 3
     np.testing.assert_allclose(compiled(cr.jit(f), 0.5), f(0.5), rtol=1e-15)
     np.testing.assert_allclose(compiled(cr.jit(cr.grad(f)), 0.5), cr.grad(f)(0.5), rtol=1e-13)
+
+
+# ------------------------------------------------------------ while ---
+
+def _jacobi_programs(n=30):
+    """Jacobi sweeps for -u'' = f on n points until the update is below a tolerance."""
+    f = np.sin(np.linspace(0, np.pi, n))
+
+    def cond(c):
+        k, u, du = c
+        return [(k < 5000) & (du > 1e-10)]
+
+    def body(c):
+        k, u, du = c
+        new = 0.5 * (cnp.pad(u[1:], (0, 1)) + cnp.pad(u[:-1], (1, 0)) + f / (n + 1) ** 2)
+        return [k + 1, new, cnp.sum((new - u) ** 2)]
+    init = [0, np.zeros(n), 1.0]
+    cprog, cc = loops.stage_body(lambda *c: cond(c), init)
+    bprog, bc = loops.stage_body(lambda *c: body(c), init)
+    assert not cc and not bc
+    return optimize(cprog), optimize(bprog), init
+
+
+def test_array_while_kernel_equals_the_loop_op_by_op(monkeypatch):
+    monkeypatch.setattr(loop_kernel, "NATIVE_AFTER", float("inf"))
+    cprog, bprog, init = _jacobi_programs()
+    want = loops._while_loop(loops.runner(cprog), loops.runner(bprog), 0, 0, None, *init)
+    src, consts = array_kernel.while_source(cprog, bprog, 0, 0)
+    assert "while True:" in src and " if " not in src.split("while True:")[1].replace("if not ", "")
+    kernel = loop_kernel.while_loop_kernel(src, cprog, bprog, 0, 0, extra=consts)
+    got = kernel(None, *init)
+    assert got[0] == want[0] and 100 < got[0] < 5000                  # the same number of sweeps
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-15)
+    if numba is None:
+        return
+    kernel.state = [None, numba.njit(error_model="numpy")(loop_kernel._python_kernel(src)), True, 0.0]
+    got = kernel(None, *init)
+    assert got[0] == want[0]
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.skipif(numba is None, reason="array kernels are native only")
+def test_jit_grad_through_a_native_array_while_kernel(monkeypatch):
+    monkeypatch.setattr(loop_kernel, "NATIVE_AFTER", 0.0)
+    u0 = np.exp(-np.linspace(-2, 2, 40) ** 2)
+
+    def loss(s):
+        # damped sweeps until the state is small: the trip count depends on s
+        _, u = cr.while_loop(lambda c: cnp.sum(c[1] ** 2) > 1e-3 * s,
+                             lambda c: (c[0] + 1, 0.9 * _heat_pad(c[1], 0.0)[0]), (0, u0 * s))
+        return cnp.sum(u ** 3)
+    f = cr.jit(cr.grad(loss))
+    want = cr.grad(loss)(1.3)
+    f(1.3)
+    loop_kernel.wait_native()
+    np.testing.assert_allclose(compiled(f, 1.3), want, rtol=1e-11)
+    np.testing.assert_allclose(compiled(cr.jit(loss), 1.3), loss(1.3), rtol=1e-12)

@@ -91,7 +91,7 @@ def test_nested_forward_rule_only_where_listed():
 
 def test_every_primitive_has_a_taylor_sample():
     missing = [name for name, p in primitives.items()
-               if not p.nondiff and not (SAMPLES.get(name) or EXTRA.get(name))]
+               if not p.nondiff and not (SAMPLES.get(name) or EXTRA.get(name)) and name not in _TP.NO_SAMPLES]
     assert not missing, f"add Taylor samples for {missing}"
 
 

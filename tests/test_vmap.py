@@ -234,7 +234,32 @@ def _build():
     T["svdvals"] = [Case(_b("svdvals"), U((4, 3)), id="4x3")]
     T["qr"] = [Case(_b("qr"), lambda rng: rng.uniform(-1, 1, (4, 3)) + 2 * np.eye(4, 3), id="4x3")]
     T["pinv"] = [Case(lambda a: bind(primitives["pinv"], a, 1e-15), U((3, 2)), id="3x2", rtol=1e-8, atol=1e-10)]
+    # chainrule.random: each key draws alone; an unbatched key is shared, as in the loop
+    key = lambda rng: rng.integers(0, 2 ** 32, 2, dtype=np.uint64).astype(np.uint32)    # noqa: E731
+    whole = lambda lo, hi: lambda rng: np.int64(rng.integers(lo, hi))                  # noqa: E731
+    T["random_seed"] = [Case(_b("random_seed"), whole(0, 2 ** 40), id="seed")]
+    T["random_split"] = [Case(_b("random_split", num=3), key, id="num3")]
+    T["random_fold_in"] = [Case(_b("random_fold_in"), key, whole(0, 1000), id="data")]
+    T["random_bits"] = [Case(_b("random_bits", shape=(2, 3), dtype=np.uint32), key, id="u32")]
+    T["random_uniform"] = [Case(_b("random_uniform", shape=(3,), dtype=np.float64), key, id="vec")]
+    T["random_normal"] = [Case(_b("random_normal", shape=(2, 2), dtype=np.float64), key, id="mat")]
+    T["random_randint"] = [Case(_b("random_randint", shape=(4,), dtype=np.int64), key, whole(-5, 0),
+                                whole(1, 9), id="range")]
+    T["random_poisson"] = [Case(_b("random_poisson", shape=(3,), dtype=np.int64), key, U((), 1.0, 5.0),
+                                id="lam")]
+    T["random_gamma"] = [Case(_b("random_gamma", shape=(3,), dtype=np.float64), key, U((), 0.5, 3.0),
+                              id="shape-param")]
+    T["random_gamma_grad"] = [Case(_b("random_gamma_grad"), U((3,), 0.5, 3.0), U((3,), 0.2, 4.0), id="vec")]
+    # the solve of chainrule.implicit_solve (a root of x^3 - p by Newton's method, per lane)
+    T["implicit_solve"] = [Case(lambda p: cr.implicit_solve(lambda x, p: x ** 3 - p, _newton_cubic, 1.0,
+                                                            (1.0,), (p,))[0], U((), 0.5, 4.0), id="cubic")]
     return T
+
+
+def _newton_cubic(f, x):
+    for _ in range(60):
+        x = x - f(x) / (3 * x * x)
+    return (x,)
 
 
 TABLE = _build()

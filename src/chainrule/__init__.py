@@ -12,7 +12,7 @@ from . import fd  # noqa: F401
 from . import symbolic  # noqa: F401  (imports SymPy only when used)
 from .api import (  # noqa: F401
     grad, value_and_grad, jvp, vjp, linearize, linear_transpose, jacfwd, jacrev, jacobian,
-    hessian, hvp, custom_jvp, custom_vjp, checkpoint, remat, stop_gradient,
+    hessian, hvp, custom_jvp, custom_vjp, checkpoint, remat, stop_gradient, eval_shape, ShapeDtypeStruct,
 )
 from .core import LeakedTracerError, TracerConversionError  # noqa: F401
 from .fd import check_grads  # noqa: F401
@@ -24,6 +24,8 @@ from .control_flow import cond, switch, while_loop, fori_loop, scan  # noqa: F40
 from . import loops  # noqa: F401  (the scan and while primitives)
 from .interpreters.taylor import jet, derivative, taylor_coefficients  # noqa: F401
 from . import nn  # noqa: F401  (chainrule.nn: jax.nn's activations)
+from . import random  # noqa: F401  (chainrule.random: explicit keys, as jax.random)
+from .implicit import implicit_solve, closure_convert  # noqa: F401  (IFT-differentiated solutions)
 
 _protocols.install()        # operators, array methods and NumPy's protocols on tracers
 

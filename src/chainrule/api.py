@@ -14,7 +14,7 @@ from .ops.elementwise import stop_gradient  # noqa: F401  (re-exported)
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "linearize", "linear_transpose", "jacfwd",
            "jacrev", "jacobian", "hessian", "hvp", "custom_jvp", "custom_vjp", "checkpoint",
-           "stop_gradient"]
+           "stop_gradient", "eval_shape", "ShapeDtypeStruct"]
 
 
 # ------------------------------------------------------------- checking ---
@@ -441,3 +441,61 @@ def checkpoint(f):
 
 
 remat = checkpoint
+
+
+# ---------------------------------------------------------- shapes only ---
+
+class ShapeDtypeStruct:
+    """An array's shape and dtype without its values (what `eval_shape` returns), as in JAX."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    def __repr__(self):
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+    def __eq__(self, other):
+        return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
+                and self.dtype == other.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+
+def _struct_of(x):
+    if isinstance(x, (np.ndarray, np.generic, Tracer, ShapeDtypeStruct, bool, int, float, complex)):
+        return ShapeDtypeStruct(shape_of(x), dtype_of(x))
+    raise TypeError(f"eval_shape: the function returned a {type(x).__name__}, which is not an array "
+                    "or a number; return arrays (in any pytree)")
+
+
+def eval_shape(fun, *args, **kwargs):
+    """`fun`'s output as a pytree of `ShapeDtypeStruct`, without returning its values.
+
+    An argument leaf may be a `ShapeDtypeStruct` (it stands for zeros of that shape and dtype);
+    arrays are staged as jit stages them.  Shapes come from running the staged function once
+    (chainrule has no shape rules), so Python control flow on values sees those values.
+    """
+    from .interpreters.staging import stage, NotStageable
+    leaves, tree = tree_flatten((args, kwargs))
+    leaves = [np.zeros(x.shape, x.dtype) if isinstance(x, ShapeDtypeStruct) else x for x in leaves]
+    traced = [i for i, x in enumerate(leaves) if isinstance(x, (np.ndarray, np.generic))]
+
+    def flat(dyn):
+        full = list(leaves)
+        for i, v in zip(traced, dyn):
+            full[i] = v
+        a, kw = tree_unflatten(tree, full)
+        return fun(*a, **kw)
+    with np.errstate(all="ignore"):
+        try:
+            out = stage(flat, ([leaves[i] for i in traced],))[1]
+        except NotStageable:           # inside another transformation: run through it
+            out = flat([leaves[i] for i in traced])
+    return tree_map(_struct_of, out)

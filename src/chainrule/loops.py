@@ -666,7 +666,8 @@ def _while_impl(*args, cond, body, n_cond_consts, n_body_consts, checkpoint=None
     loop = functools.partial(_while_loop, test, step, n_cond_consts, n_body_consts)
     kernel = _kernel(body, (cond, n_cond_consts, n_body_consts),
                      lambda: loop_kernel.while_kernel(test.prog, step.prog, n_cond_consts, n_body_consts),
-                     None, loop, Program(step.prog.invars, test.prog.eqns + step.prog.eqns, [], []))
+                     lambda: array_kernel.while_kernel(test.prog, step.prog, n_cond_consts, n_body_consts),
+                     loop, Program(step.prog.invars, test.prog.eqns + step.prog.eqns, [], []))
     return kernel(None, *args) if kernel is not None else loop(None, *args)
 
 

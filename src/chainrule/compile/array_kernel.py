@@ -24,6 +24,7 @@ from .index_expr import (NotArrayKernel, Ix, Block, Buffer, Literal, View, Eleme
                          SliceAdd, broadcast, transposed, dname, getitem, index_add, concatenate, pad)
 from ..ops import elementwise as E, linalg as L, reductions as R, shape as S
 
+_LOGIC = {E.and_p: "({} & {})", E.or_p: "({} | {})", E.xor_p: "({} != {})", E.logical_not_p: "(not {})"}
 MAX_PIECES = 64            # loops one materialization may split into
 MAX_COST = 48              # operations inlined into one element before it is materialized
 MAX_LINES = 4000
@@ -46,6 +47,8 @@ class Kernel:
         return self.count
 
     def emit(self, e, args):
+        if e.prim in _LOGIC:
+            return _LOGIC[e.prim].format(*[f"bool({a})" for a in args])
         if e.prim is S.convert_p:
             fn = {"f": "float", "i": "int", "b": "bool"}[np.dtype(e.params["dtype"]).kind]
             return f"{fn}({args[0]})"
@@ -261,40 +264,36 @@ def _settle(k, v, uses):
     return v
 
 
-def scan_source(body, n_consts, n_carry, reverse):
-    """Source of ``kernel(n, consts..., carries..., xs..., constants...)``: the inputs flat as
-    LoopKernel passes them, the outputs the carries (flat) and the stacked ys."""
-    k = Kernel()
-    nx = len(body.invars) - n_consts - n_carry
-    cvars, kvars, xvars = (body.invars[:n_consts], body.invars[n_consts:n_consts + n_carry],
-                           body.invars[n_consts + n_carry:])
-    env = {}
-    for i, v in enumerate(cvars):
+def _inputs(k, env, vars_, prefix, kind):
+    """Names for the kernel's inputs: constants ("c"), carries ("k": double-buffered) or
+    stacked per-iteration inputs ("x")."""
+    for i, v in enumerate(vars_):
         dname(v.dtype)
-        k.pre.append(f"c{i} = c{i}[0]" if not v.shape else f"c{i} = c{i}.reshape({tuple(v.shape)!r})")
-        env[v.id] = Buffer(f"c{i}", v.shape, v.dtype, invariant=True)
-    for i, v in enumerate(kvars):
-        dname(v.dtype)
-        if v.shape:
-            k.pre += [f"k{i} = k{i}.reshape({tuple(v.shape)!r}).copy()", f"kn{i} = _np.empty_like(k{i})"]
+        name, shape = f"{prefix}{i}", tuple(v.shape)
+        if kind == "x":
+            k.pre.append(f"{name} = {name}.reshape((n,) + {shape!r})")
+        elif not shape:
+            k.pre.append(f"{name} = {name}[0]")
+        elif kind == "k":
+            k.pre += [f"{name} = {name}.reshape({shape!r}).copy()", f"{prefix}n{i} = _np.empty_like({name})"]
         else:
-            k.pre.append(f"k{i} = k{i}[0]")
-        env[v.id] = Buffer(f"k{i}", v.shape, v.dtype)
-    for i, v in enumerate(xvars):
-        dname(v.dtype)
-        k.pre.append(f"x{i} = x{i}.reshape((n,) + {tuple(v.shape)!r})")
-        env[v.id] = Buffer(f"x{i}", v.shape, v.dtype, prefix="t")
-    uses = _use_counts(body)       # (an output counts twice there: once here, written out anyway)
-    for v in body.outvars:
+            k.pre.append(f"{name} = {name}.reshape({shape!r})")
+        env[v.id] = Buffer(name, shape, v.dtype, prefix="t" if kind == "x" else "", invariant=kind == "c")
+
+
+def _walk(k, prog, env):
+    """The values of `prog`'s outputs, its equations written into the kernel."""
+    uses = _use_counts(prog)       # (an output counts twice there: once here, written out anyway)
+    for v in prog.outvars:
         if isinstance(v, Var):
             uses[v.id] -= 1
 
     def get(a):
         return k.const(a) if isinstance(a, Const) else env[a.id]
-    for e in body.eqns:
+    for e in prog.eqns:
         rule = _RULES.get(e.prim)
         if rule is None:
-            if e.prim.multiple_results or not kernel_op(e.prim):
+            if e.prim.multiple_results or not (kernel_op(e.prim) or e.prim in _LOGIC):
                 raise NotArrayKernel(e.prim.name)
             rule = _elementwise
         out = e.outvars[0]
@@ -303,21 +302,17 @@ def scan_source(body, n_consts, n_carry, reverse):
         if v.shape != tuple(out.shape):
             raise NotArrayKernel(f"{e.prim.name}: shape {v.shape} != {out.shape}")
         env[out.id] = _settle(k, v, uses.get(out.id, 0))
-    outs = [get(v) for v in body.outvars]
-    ys = outs[n_carry:]
-    for i, y in enumerate(ys):
-        k.pre.append(f"y{i} = _np.empty((n,) + {tuple(y.shape)!r}, _np.{dname(y.dtype)})")
-        k.materialize(_loop_variant(y), into=f"y{i}", prefix="t")
-    for i, (v, new) in enumerate(zip(kvars, outs[:n_carry])):
-        k.materialize(_loop_variant(broadcast(new, v.shape)), into=f"kn{i}")
-    swaps = [f"k{i}, kn{i} = kn{i}, k{i}" if v.shape else f"k{i} = kn{i}" for i, v in enumerate(kvars)]
-    args = (["n"] + [f"c{i}" for i in range(n_consts)] + [f"k{i}" for i in range(n_carry)]
-            + [f"x{i}" for i in range(nx)] + [f"a{i}" for i in range(len(k.const_args))])
-    lines = [f"def kernel({', '.join(args)}):"] + ["    " + s for s in k.pre]
-    lines.append(f"    for t in {'range(n - 1, -1, -1)' if reverse else 'range(n)'}:")
-    lines += ["        " + s for s in k.loop + swaps]
-    if not k.loop and not swaps:
-        lines.append("        pass")
+    return [get(v) for v in prog.outvars]
+
+
+def _update_carries(k, kvars, new):
+    """The new carries written into the second buffers; the statements that swap them in."""
+    for i, (v, val) in enumerate(zip(kvars, new)):
+        k.materialize(_loop_variant(broadcast(val, v.shape)), into=f"kn{i}")
+    return [f"k{i}, kn{i} = kn{i}, k{i}" if v.shape else f"k{i} = kn{i}" for i, v in enumerate(kvars)]
+
+
+def _returns(lines, kvars, extra=()):
     rets = []
     for i, v in enumerate(kvars):
         if v.shape:
@@ -325,9 +320,55 @@ def scan_source(body, n_consts, n_carry, reverse):
         else:
             lines += [f"    ko{i} = _np.empty(1, _np.{dname(v.dtype)})", f"    ko{i}[0] = k{i}"]
             rets.append(f"ko{i}")
-    rets += [f"y{i}" for i in range(len(ys))]
+    rets += list(extra)
     lines.append(f"    return ({', '.join(rets)}{',' if len(rets) == 1 else ''})")
-    return "\n".join(lines) + "\n", k.const_args
+    return "\n".join(lines) + "\n"
+
+
+def scan_source(body, n_consts, n_carry, reverse):
+    """Source of ``kernel(n, consts..., carries..., xs..., constants...)``: the inputs flat as
+    LoopKernel passes them, the outputs the carries (flat) and the stacked ys."""
+    k, env = Kernel(), {}
+    nx = len(body.invars) - n_consts - n_carry
+    kvars = body.invars[n_consts:n_consts + n_carry]
+    _inputs(k, env, body.invars[:n_consts], "c", "c")
+    _inputs(k, env, kvars, "k", "k")
+    _inputs(k, env, body.invars[n_consts + n_carry:], "x", "x")
+    outs = _walk(k, body, env)
+    ys = outs[n_carry:]
+    for i, y in enumerate(ys):
+        k.pre.append(f"y{i} = _np.empty((n,) + {tuple(y.shape)!r}, _np.{dname(y.dtype)})")
+        k.materialize(_loop_variant(y), into=f"y{i}", prefix="t")
+    swaps = _update_carries(k, kvars, outs[:n_carry])
+    args = (["n"] + [f"c{i}" for i in range(n_consts)] + [f"k{i}" for i in range(n_carry)]
+            + [f"x{i}" for i in range(nx)] + [f"a{i}" for i in range(len(k.const_args))])
+    lines = [f"def kernel({', '.join(args)}):"] + ["    " + s for s in k.pre]
+    lines.append(f"    for t in {'range(n - 1, -1, -1)' if reverse else 'range(n)'}:")
+    lines += ["        " + s for s in k.loop + swaps] or ["        pass"]
+    return _returns(lines, kvars, [f"y{i}" for i in range(len(ys))]), k.const_args
+
+
+def while_source(cond, body, n_cond_consts, n_body_consts):
+    """Source of ``kernel(cond_consts..., body_consts..., carries..., constants...)``."""
+    k, env, cenv = Kernel(), {}, {}          # (the two programs' variable ids are their own)
+    kvars = body.invars[n_body_consts:]
+    _inputs(k, cenv, cond.invars[:n_cond_consts], "a_", "c")
+    _inputs(k, env, body.invars[:n_body_consts], "c", "c")
+    _inputs(k, env, kvars, "k", "k")
+    for cv, bv in zip(cond.invars[n_cond_consts:], kvars):
+        cenv[cv.id] = env[bv.id]
+    (pred,) = _walk(k, cond, cenv)
+    pred = k.materialize(_loop_variant(pred)) if not isinstance(pred, Buffer) else pred
+    test, k.loop = k.loop, []
+    swaps = _update_carries(k, kvars, _walk(k, body, env))
+    args = ([f"a_{i}" for i in range(n_cond_consts)] + [f"c{i}" for i in range(n_body_consts)]
+            + [f"k{i}" for i in range(len(kvars))] + [f"a{i}" for i in range(len(k.const_args))])
+    lines = [f"def kernel({', '.join(args)}):"] + ["    " + s for s in k.pre]
+    lines.append("    while True:")
+    lines += ["        " + s for s in test]
+    lines += [f"        if not {pred.read(Block(k), (), ())}:", "            break"]
+    lines += ["        " + s for s in k.loop + swaps]
+    return _returns(lines, kvars), k.const_args
 
 
 def _loop_variant(v):
@@ -348,4 +389,13 @@ def scan_kernel(body, n_consts, n_carry, reverse):
     return loop_kernel.scan_loop_kernel(src, body, n_consts, n_carry, extra=consts)
 
 
-__all__ = ["scan_kernel", "scan_source", "NotArrayKernel"]
+def while_kernel(cond, body, n_cond_consts, n_body_consts):
+    """A LoopKernel for this while loop (native only), or None (see scan_kernel)."""
+    try:
+        src, consts = while_source(cond, body, n_cond_consts, n_body_consts)
+    except NotArrayKernel:
+        return None
+    return loop_kernel.while_loop_kernel(src, cond, body, n_cond_consts, n_body_consts, extra=consts)
+
+
+__all__ = ["scan_kernel", "while_kernel", "scan_source", "while_source", "NotArrayKernel"]

@@ -447,10 +447,15 @@ def while_kernel(cond, body, n_cond_consts, n_body_consts):
         src = while_source(cond, body, n_cond_consts, n_body_consts)
     except NotScalar:
         return None
+    return while_loop_kernel(src, cond, body, n_cond_consts, n_body_consts)
+
+
+def while_loop_kernel(src, cond, body, n_cond_consts, n_body_consts, extra=()):
+    """The LoopKernel that calls while kernel `src` (cond consts, body consts, carries)."""
     in_vars = cond.invars[:n_cond_consts] + body.invars
     stacked = [False] * len(in_vars)
     outs = [(_out_var(v), False) for v in body.invars[n_body_consts:]]
-    return LoopKernel(src, in_vars, outs, stacked, False)
+    return LoopKernel(src, in_vars, outs, stacked, False, extra=extra)
 
 
 def _out_var(v):
