@@ -331,6 +331,7 @@ def runner(prog):
 KERNEL_OP_COST = 1 / 25
 ARRAY_KERNEL_SIZE = 16
 SCALAR_NATIVE_LINES = 1000     # longer scalar kernels: numba builds the array kernel much faster
+SCALAR_NATIVE_MAX = 4000       # and none longer than this, if Python is slower than NumPy
 _loop_kernels = weakref.WeakKeyDictionary()
 
 
@@ -356,9 +357,9 @@ def _kernel(key_prog, key, scalar, array, fallback, prog):
         else:
             k = small or scalar()
             if k is not None and k.ops * KERNEL_OP_COST > max(len(prog.eqns), 1):
-                if native:          # slower than NumPy as Python: op by op until numba has built it
+                if native and k.lines <= SCALAR_NATIVE_MAX:   # op by op until numba has built it
                     k.fallback = fallback
-                else:
+                else:               # (numba would take minutes over it)
                     k = None
         per[key] = k
     return per[key]
