@@ -131,7 +131,8 @@ def test_unsupported_bodies_keep_the_op_by_op_loop():
     np.testing.assert_allclose(compiled(f, np.arange(3.0)), [2.0, 0.0, 1.0], rtol=0)
 
 
-@pytest.mark.skipif(numba is None, reason="array kernels are native only")
+@pytest.mark.skipif(numba is None or not loop_kernel.numba_available(),
+                    reason="array kernels are native only (numba, CHAINRULE_NATIVE not 0)")
 @pytest.mark.parametrize("name", ["heat pad", "matmuls", "scalar and vector carries"])
 def test_jit_grad_through_native_array_kernels(name, monkeypatch):
     monkeypatch.setattr(loop_kernel, "NATIVE_AFTER", 0.0)           # build at the first call
@@ -227,7 +228,8 @@ def test_array_while_kernel_equals_the_loop_op_by_op(monkeypatch):
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.skipif(numba is None, reason="array kernels are native only")
+@pytest.mark.skipif(numba is None or not loop_kernel.numba_available(),
+                    reason="array kernels are native only (numba, CHAINRULE_NATIVE not 0)")
 def test_jit_grad_through_a_native_array_while_kernel(monkeypatch):
     monkeypatch.setattr(loop_kernel, "NATIVE_AFTER", 0.0)
     u0 = np.exp(-np.linspace(-2, 2, 40) ** 2)
