@@ -65,7 +65,21 @@ def _scalar_and_vector(c, x):
     return [(s + cnp.sum(v * x), v * cnp.cos(s) + cnp.exp(-v * v)), s * 2]
 
 
+def _pieces_read_backwards(c, x):
+    # piecewise values read through reversed and strided views: their cuts map back
+    return [cnp.concatenate([c[:3] * 2, c[3:] * x])[::-1]
+            + cnp.concatenate([cnp.pad(c, 2)[::3], cnp.zeros(5)]), c[0]]
+
+
+def _casts(c, x):
+    # bool -> float and int, float -> int (truncation), bool logic, where
+    return [cnp.where((c > 0) & (c < 1), c * 2, -c) + (c > 0.5).astype(np.float64)
+            + (c * 3).astype(np.int64) * 2 * x, cnp.sum((c > 0).astype(np.int64))]
+
+
 CASES = {
+    "pieces read backwards": (_pieces_read_backwards, lambda: RNG.normal(size=10), 0.7),
+    "casts": (_casts, lambda: RNG.normal(size=10), 0.3),
     "heat pad": (_heat_pad, lambda: np.exp(-np.linspace(-2, 2, 40) ** 2), 0.7),
     "heat concatenate": (_heat_concat, lambda: np.exp(-np.linspace(-2, 2, 40) ** 2), 0.7),
     "strided and reversed slices": (_strided, lambda: RNG.normal(size=10), 0.9),

@@ -50,8 +50,9 @@ class Kernel:
         if e.prim in _LOGIC:
             return _LOGIC[e.prim].format(*[f"bool({a})" for a in args])
         if e.prim is S.convert_p:
-            fn = {"f": "float", "i": "int", "b": "bool"}[np.dtype(e.params["dtype"]).kind]
-            return f"{fn}({args[0]})"
+            a = e.invars[0]
+            src = a.dtype if isinstance(a, Var) else np.asarray(a.value).dtype
+            return loop_kernel.convert_code(args[0], src, e.params["dtype"])
         self.ctx.invars = e.invars
         return codegen.emitter(e.prim)(list(args), self.ctx, **e.params)
 

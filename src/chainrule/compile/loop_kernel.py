@@ -139,12 +139,23 @@ def _reduce_sum(sc, e, grids, axes, keepdims):
     return _grid(e.outvars[0].shape, out)
 
 
+def convert_code(x, src, dst):
+    """Scalar code of a cast of `x` from dtype `src` to `dst` (numba has no float(bool))."""
+    src, dst = np.dtype(src).kind, np.dtype(dst).kind
+    if src == "b" and dst != "b":
+        return f"({'1.0' if dst == 'f' else '1'} if {x} else {'0.0' if dst == 'f' else '0'})"
+    if dst == "b":
+        return f"({x} != 0)"
+    return f"{'float' if dst == 'f' else 'int'}({x})"
+
+
 def _convert(sc, e, grids, dtype):
     d = np.dtype(dtype)
     if d not in _DTYPES:
         raise NotScalar("conversion")
-    fn = {"f": "float", "i": "int", "b": "bool"}[d.kind]
-    return _grid(e.outvars[0].shape, [sc.new(f"{fn}({n})") for n in grids[0].reshape(-1)])
+    a = e.invars[0]
+    src = a.dtype if isinstance(a, Var) else np.asarray(a.value).dtype
+    return _grid(e.outvars[0].shape, [sc.new(convert_code(n, src, d)) for n in grids[0].reshape(-1)])
 
 
 def _matmul(sc, e, grids):
