@@ -144,8 +144,8 @@ class Kernel:
         """NumPy's matmul of 1-D/2-D operands.  The inner loop runs along contiguous rows of the
         right operand (scaled rows added: vectorisable); a matrix times a vector is computed as
         the vector times the transposed matrix (transposed once, before the loop when it is
-        invariant).  A matrix times a one-column matrix stays dot products (measured faster on
-        the Lotka-Volterra adjoint: 2.5 vs 3.1 ms)."""
+        invariant).  A matrix times a one-column matrix stays dot products, four partial sums
+        each (on the Lotka-Volterra adjoint the transposed form was no faster)."""
         if len(a.shape) > 2 or len(b.shape) > 2:
             raise NotArrayKernel("batched matmul")
         name = f"b{self.n()}"
