@@ -323,8 +323,8 @@ def runner(prog):
 # A loop runs as one kernel: a scalar kernel (compile/loop_kernel.py) when its values are
 # a few numbers, an array kernel (compile/array_kernel.py, numba only) when some value has
 # ARRAY_KERNEL_SIZE numbers or more (its loops over elements vectorise) or the scalar kernel
-# is longer than SCALAR_NATIVE_LINES (numba takes minutes over long straight-line code).  Until numba has
-# built it (in the background, soon) a scalar kernel runs as Python when its operations
+# is longer than SCALAR_NATIVE_LINES (numba takes minutes over long straight-line code).
+# Until numba has built it (in the background, soon) a scalar kernel runs as Python when its operations
 # cost less than the body's NumPy calls (an operation costs ~KERNEL_OP_COST NumPy calls),
 # else the loop runs one NumPy call per operation; without numba, only such a cheap Python
 # kernel is used.
@@ -346,16 +346,14 @@ def _kernel(key_prog, key, scalar, array, fallback, prog):
     per = _loop_kernels.setdefault(key_prog, {})
     if key not in per:
         native = loop_kernel.numba_available()
-        k = small = None
-        if native and array is not None:
-            if _widest(prog) < ARRAY_KERNEL_SIZE:
-                small = scalar()
-            if small is None or small.lines > SCALAR_NATIVE_LINES:
-                k = array()
+        k, small = None, (scalar() if not native or array is None or _widest(prog) < ARRAY_KERNEL_SIZE
+                          else False)          # False: not tried yet
+        if native and array is not None and (not small or small.lines > SCALAR_NATIVE_LINES):
+            k = array()
         if k is not None:
             k.fallback = fallback
         else:
-            k = small or scalar()
+            k = small if small is not False else scalar()
             if k is not None and k.ops * KERNEL_OP_COST > max(len(prog.eqns), 1):
                 if native and k.lines <= SCALAR_NATIVE_MAX:   # op by op until numba has built it
                     k.fallback = fallback
