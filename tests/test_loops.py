@@ -340,7 +340,7 @@ def _saved_rows(n, checkpoint, reverse=False):
     """Rows of the carries the forward rule of an n-step scan saves: (segment starts, others)."""
     prog, _ = loops.stage_body(lambda c, x: [c * cnp.cos(x), c * x], [0.5, 0.1])
     params = dict(body=prog, n_consts=0, n_carry=1, length=n, reverse=reverse, checkpoint=checkpoint)
-    out, saved = loops._scan_fwd([0.5, np.linspace(0, 1, n)], params)
+    out, saved = loops._scan_fwd([0.5, np.linspace(0, 1, n)], params, [0, 1])
     want = cr.scan(lambda c, x: (c * cnp.cos(x), c * x), 0.5, np.linspace(0, 1, n), reverse=reverse)
     np.testing.assert_allclose(out[0], want[0], rtol=1e-14)
     np.testing.assert_allclose(out[1], want[1], rtol=1e-14)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 
 import numpy as np
 
 from .core import Tracer, new_level, shape_of, dtype_of
 from .interpreters.jvp import JVPTrace, JVPTracer
 from .interpreters.vjp import VJPTrace, VJPTracer, backward, gc_paused
+from .interpreters.staging import stage_region
 from .tree_util import tree_flatten, tree_unflatten, tree_map, unregistered_hint
 from .ops.elementwise import stop_gradient  # noqa: F401  (re-exported)
 
@@ -118,10 +120,38 @@ def _top_trace(leaves):
     return top
 
 
+# ------------------------------------------------------------- pickling ---
+
+class _Transformed:
+    """A transformed function that pickles as the call that made it (``grad(f, 0, ...)``),
+    so plain pickle works where `f` is importable, and nothing computed in this process
+    travels: the unpickling process builds the transformation afresh."""
+
+    __slots__ = ("_fn", "_make", "__dict__", "__weakref__")   # __dict__: the wrapped names only
+
+    def __init__(self, fn, make, args):
+        functools.update_wrapper(self, fn)
+        self._fn, self._make = fn, (make, args)
+
+    def __call__(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+    def __get__(self, obj, cls=None):          # a method, as the plain function was
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __reduce__(self):
+        return self._make
+
+
 # ---------------------------------------------------------- reverse mode ---
 
 def _trace_vjp(fun, leaves):
-    """Run `fun(tracer_leaves)` under a new reverse-mode level; return (trace, out)."""
+    """Run `fun(tracer_leaves)` under a new reverse-mode level; return (trace, out).
+
+    Directly under jit, `fun` is first staged alone and its loops rolled, and that program
+    is what runs under reverse mode (`stage_region`)."""
+    with gc_paused():
+        fun = stage_region(fun, leaves) or fun
     with new_level() as level, gc_paused():
         trace = VJPTrace(level)
         try:
@@ -214,18 +244,18 @@ def value_and_grad(f, argnums=0, has_aux=False, holomorphic=False):
         if has_aux:
             return (val, _primal_tree(aux, trace)), g
         return val, g
-    return value_and_grad_f
+    return _Transformed(value_and_grad_f, value_and_grad, (f, argnums, has_aux, holomorphic))
 
 
 def grad(f, argnums=0, has_aux=False, holomorphic=False):
     """The gradient of scalar-valued `f` with respect to argument(s) `argnums`."""
-    vg = value_and_grad(f, argnums, has_aux, holomorphic)
+    vg = value_and_grad(f, argnums, has_aux, holomorphic)._fn
 
     @functools.wraps(f)
     def grad_f(*args, **kwargs):
         (value, aux), g = vg(*args, **kwargs) if has_aux else ((None, None), vg(*args, **kwargs)[1])
         return (g, aux) if has_aux else g
-    return grad_f
+    return _Transformed(grad_f, grad, (f, argnums, has_aux, holomorphic))
 
 
 # ---------------------------------------------------------- forward mode ---
@@ -305,13 +335,15 @@ def jacfwd(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
     vectors are pushed at once (memory on large Jacobians).
     """
     from .jacobians import batched_jacfwd
-    return batched_jacfwd(f, argnums, has_aux, holomorphic, chunk_size)
+    return _Transformed(batched_jacfwd(f, argnums, has_aux, holomorphic, chunk_size), jacfwd,
+                        (f, argnums, has_aux, holomorphic, chunk_size))
 
 
 def jacrev(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
     """The Jacobian by reverse mode: one forward pass, one batched pullback over the outputs."""
     from .jacobians import batched_jacrev
-    return batched_jacrev(f, argnums, has_aux, holomorphic, chunk_size)
+    return _Transformed(batched_jacrev(f, argnums, has_aux, holomorphic, chunk_size), jacrev,
+                        (f, argnums, has_aux, holomorphic, chunk_size))
 
 
 def jacobian(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
@@ -326,13 +358,14 @@ def jacobian(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
         out = f(*args, **kwargs)
         n_out = sum(_size(o) for o in tree_flatten(out[0] if has_aux else out)[0])
         return fwd(*args, **kwargs) if n_in < n_out else rev(*args, **kwargs)
-    return jac
+    return _Transformed(jac, jacobian, (f, argnums, has_aux, holomorphic, chunk_size))
 
 
 def hessian(f, argnums=0, has_aux=False, holomorphic=False, chunk_size=None):
     """The Hessian, forward over reverse, batched over the input basis."""
     from .jacobians import batched_hessian
-    return batched_hessian(f, argnums, has_aux, holomorphic, chunk_size)
+    return _Transformed(batched_hessian(f, argnums, has_aux, holomorphic, chunk_size), hessian,
+                        (f, argnums, has_aux, holomorphic, chunk_size))
 
 
 def hvp(f, primals, tangents):

@@ -34,8 +34,9 @@ Rule = Callable[..., Any]
 
 jvp_rules: dict[Primitive, Rule] = {}
 vjp_rules: dict[Primitive, Rule] = {}
-# ``vjp_fwd_rules[p](primals, params) -> (out, residuals)``: a forward pass that also returns what
-# the VJP rule needs (it then finds them in ``params["residuals"]``); loops use it to save carries.
+# ``vjp_fwd_rules[p](primals, params, argnums) -> (out, residuals)``: a forward pass that also
+# returns what the VJP rule needs (it then finds them in ``params["residuals"]``); loops use it to
+# save per-step residuals or carries.
 vjp_fwd_rules: dict[Primitive, Rule] = {}
 batch_rules: dict[Primitive, Rule] = {}
 taylor_rules: dict[Primitive, Rule] = {}

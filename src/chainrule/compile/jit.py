@@ -18,6 +18,7 @@ import contextlib
 import functools
 import gc
 import inspect
+import sys
 import threading
 import warnings
 
@@ -294,11 +295,25 @@ class Jitted:
         from ..random import np_random_warnings     # np.random while staging: warn (issue 18)
         with _young_collections_only():
             with loop_kernel.staging_run(), np_random_warnings():
-                prog, out = stage(flat_fun, (dyn, kwargs))
-            if not scalar_llvm.eligible(prog):   # a long scalar program runs best straight-line
-                prog = roll(prog)
+                prog, out = stage(flat_fun, (dyn, kwargs), region_pass=_roll_loops)
+            prog = _roll_loops(prog)
             prog = optimize(prog)
         return prog, out
+
+    def __getstate__(self):
+        """Pickle without the compiled specialisations (generated code, numba kernels, guard
+        snapshots): they belong to this process, so the unpickled function stages and
+        compiles again on its first call (in the process that unpickles it)."""
+        state = self.__dict__.copy()
+        state["_cache"], state["_warned"] = {}, False
+        return state
+
+    def __reduce_ex__(self, protocol):
+        # a module-level ``@jit def f`` pickles by name (plain pickle cannot pickle `fun`, whose
+        # name now means this object); anything else, and __main__, by value without caches
+        if _importable_as(self, getattr(self, "__module__", None), getattr(self, "__qualname__", "")):
+            return self.__qualname__
+        return super().__reduce_ex__(protocol)
 
     def lower(self, *args, **kwargs):
         """The optimised program for these arguments."""
@@ -314,6 +329,25 @@ class Jitted:
             return (f"# {len(prog.eqns)} equations (more than codegen.MAX_EQNS = {codegen.MAX_EQNS}): "
                     "jit evaluates this program equation by equation\n")
         return codegen.generate(prog)[0]
+
+
+def _importable_as(obj, module, qualname):
+    """Is `obj` what `module.qualname` names, in a module another process can import (and
+    one not registered with cloudpickle.register_pickle_by_value)?"""
+    if not module or module == "__main__" or "<locals>" in qualname:
+        return False
+    by_value = getattr(getattr(sys.modules.get("cloudpickle"), "cloudpickle", None), "_PICKLE_BY_VALUE_MODULES", ())
+    if any(module == m or module.startswith(m + ".") for m in by_value):
+        return False
+    found = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found is obj
+
+
+def _roll_loops(prog):
+    """`prog` with its loops rolled, unless a long scalar program runs best straight-line."""
+    return prog if scalar_llvm.eligible(prog) else roll(prog)
 
 
 def _detach(outs, prog, leaves):

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of
+from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of, check_convertible
 from ..ir.program import Var, Const, Eqn, Guard, Program, snapshot, same_value
 from ..tree_util import tree_flatten, tree_unflatten
 
@@ -90,12 +90,17 @@ _NO_PARAMS = {}       # the parameters of every equation that has none (never mo
 
 
 class StagingTrace(Trace):
-    __slots__ = ("eqns", "guards", "n_vars", "consts")
+    """jit's trace.  `region_pass`, when set, is the pass (loop rolling) a region staged
+    for reverse mode goes through before it is differentiated (see `stage_region`)."""
 
-    def __init__(self, level):
+    __slots__ = ("eqns", "guards", "n_vars", "consts", "region_pass")
+    tracer_type = StagingTracer
+
+    def __init__(self, level, region_pass=None):
         super().__init__(level)
         self.eqns, self.guards, self.n_vars = [], [], 0
         self.consts = {}           # id(captured array) -> (array, its snapshot)
+        self.region_pass = region_pass
 
     def new_var(self, value):
         self.n_vars += 1
@@ -105,7 +110,7 @@ class StagingTrace(Trace):
         return Var(self.n_vars, shape_of(value), dtype_of(value), False)
 
     def new_input(self, value):
-        return StagingTracer(self, value, self.new_var(value))
+        return self.tracer_type(self, value, self.new_var(value))
 
     def read(self, tracer, kind, value):
         if self.done:
@@ -154,23 +159,24 @@ class StagingTrace(Trace):
                 params = {**params, k: self.const(v) if isinstance(v, np.ndarray)
                           else tuple(self.const(i) if isinstance(i, np.ndarray) else i for i in v)}
         out = p.impl(*values, **params)
+        tracer = self.tracer_type
         if p.multiple_results:
-            outs = [StagingTracer(self, o, self.new_var(o)) for o in out]
+            outs = [tracer(self, o, self.new_var(o)) for o in out]
             self.eqns.append(Eqn(p, invars, [t.ir_var for t in outs], params))
             return tuple(outs)
-        t = StagingTracer(self, out, self.new_var(out))
+        t = tracer(self, out, self.new_var(out))
         self.eqns.append(Eqn(p, invars, [t.ir_var], params))
         return t
 
 
-def stage(f, args, kwargs=None):
+def stage(f, args, kwargs=None, region_pass=None):
     """Run `f(*args)` once, recording a Program (args and outputs may be pytrees).
 
     Returns (program, outputs); outputs are the concrete values of this run.
     """
     leaves, in_tree = tree_flatten(tuple(args))
     with new_level() as level:
-        trace = StagingTrace(level)
+        trace = StagingTrace(level, region_pass)
         try:
             tracers = [trace.new_input(x) for x in leaves]
             out = f(*tree_unflatten(in_tree, tracers), **(kwargs or {}))
@@ -205,11 +211,21 @@ def make_ir(f, static_argnums=()):
     return staged
 
 
-def eval_program(prog, leaves):
-    """Evaluate a program with `bind`, so enclosing transformations see each equation."""
+def eval_program(prog, leaves, replay_guards=False):
+    """Evaluate a program with `bind`, so enclosing transformations see each equation.
+
+    With `replay_guards`, each guard of the program is recorded again, by the staging
+    trace under the value it was read from (a region's guards become the jitted
+    program's: see `stage_region`)."""
     env = {}
+    guards = {}
+    if replay_guards:
+        for g in prog.guards:
+            guards.setdefault(g.var.id, []).append(g)
     for v, x in zip(prog.invars, leaves):
         env[v.id] = x
+        for g in guards.get(v.id, ()):
+            _replay(x, g)
 
     def read(a):
         return a.value if isinstance(a, Const) else env[a.id]
@@ -220,7 +236,114 @@ def eval_program(prog, leaves):
                 env[v.id] = o
         else:
             env[e.outvars[0].id] = out
+        if guards:
+            for v in e.outvars:
+                for g in guards.get(v.id, ()):
+                    _replay(env[v.id], g)
     return [read(v) for v in prog.outvars]
+
+
+def _replay(x, g):
+    while isinstance(x, Tracer) and not isinstance(x, StagingTracer):
+        x = x.primal
+    if isinstance(x, StagingTracer):     # (a constant reads the same on every call)
+        x._trace.read(x, g.kind, g.value)
+
+
+# ------------------------------------------------- regions for reverse mode ---
+#
+# `grad` under `jit` would stage the forward pass and the whole reverse pass of a Python
+# loop, one copy per iteration, and only then roll them.  Instead, reverse mode under jit
+# first stages the function alone (a *region*), lets jit's pass roll its loops, and then
+# differentiates the rolled program: the reverse pass of a rolled loop is one scan, never
+# unrolled.  A region whose function needs the reverse-mode tracer itself (a custom_vjp
+# or custom_jvp rule) or meets a tracer of another transformation is abandoned, and the
+# function runs under reverse mode as it is.
+
+class _Abandon(Exception):
+    """This region cannot be staged alone; differentiate the function directly."""
+
+
+class RegionTracer(StagingTracer):
+    """A region's value: it depends on the inputs being differentiated."""
+
+    __slots__ = ()
+    _carries_derivative = True
+
+    def __float__(self):
+        check_convertible(self, "float() (or a math function, np.float64(x), a[i] = x)")
+        return StagingTracer.__float__(self)
+
+
+class RegionTrace(StagingTrace):
+    """Stages a region: tracers of the enclosing staging trace become inputs.  A result
+    carries a derivative (a `RegionTracer`) when an argument does and the primitive is
+    differentiable, as under reverse mode itself."""
+
+    __slots__ = ("parent", "captured", "_by_id", "tracer_type")
+
+    def __init__(self, level, parent):
+        super().__init__(level, parent.region_pass)
+        self.parent, self.captured, self._by_id = parent, [], {}
+        self.tracer_type = RegionTracer
+
+    def process(self, p, args, params):
+        self.tracer_type = StagingTracer if p.nondiff or not any(
+            type(a) is RegionTracer for a in args) else RegionTracer
+        return StagingTrace.process(self, p, args, params)
+
+    def outer(self, a, p=None):
+        if not (isinstance(a, StagingTracer) and a._trace is self.parent):
+            raise _Abandon
+        entry = self._by_id.get(id(a))
+        if entry is None:
+            entry = self._by_id[id(a)] = (a.primal, self.new_var(a.primal))
+            self.captured.append((a, entry[1]))
+        return entry
+
+    def process_custom_jvp(self, custom, args):
+        raise _Abandon
+
+    def process_custom_vjp(self, custom, args):
+        raise _Abandon
+
+
+def stage_region(fun, leaves):
+    """``fun(leaves) -> pytree`` as a function of the same leaves that evaluates the
+    region's program after the enclosing jit's `region_pass`; None when that does not
+    apply (not directly under jit) or the region is abandoned."""
+    parent = None
+    for x in leaves:
+        if isinstance(x, Tracer):
+            if not isinstance(x, StagingTracer) or parent not in (None, x._trace):
+                return None
+            parent = x._trace
+    if parent is None or parent.region_pass is None or parent.done:
+        return None
+    with new_level() as level:
+        trace = RegionTrace(level, parent)
+        try:
+            ins = [trace.new_input(x.primal if isinstance(x, StagingTracer) else x) for x in leaves]
+            out_leaves, out_tree = tree_flatten(fun(ins))
+            outvars = []
+            for o in out_leaves:
+                if isinstance(o, StagingTracer) and o._trace is trace:
+                    outvars.append(o.ir_var)
+                elif isinstance(o, Tracer):
+                    if o._trace.level >= level:
+                        raise o._trace.leaked("output")
+                    outvars.append(trace.outer(o)[1])
+                else:
+                    outvars.append(Const(o))
+        except _Abandon:
+            return None
+        finally:
+            trace.done = True
+    captured = [a for a, _ in trace.captured]
+    prog = Program([v for _, v in trace.captured] + [t.ir_var for t in ins], trace.eqns, outvars,
+                   trace.guards, None, out_tree)
+    prog = parent.region_pass(prog)
+    return lambda tracers: tree_unflatten(out_tree, eval_program(prog, captured + list(tracers), True))
 
 
 class Interpreter:
@@ -286,4 +409,5 @@ class Interpreter:
         return [env[v.id] if isinstance(v, Var) else v.value for v in prog.outvars]
 
 
-__all__ = ["stage", "make_ir", "eval_program", "Interpreter", "NotStageable", "StagingTracer"]
+__all__ = ["stage", "make_ir", "eval_program", "stage_region", "Interpreter", "NotStageable",
+           "StagingTracer"]

@@ -84,7 +84,7 @@ class VJPTrace(Trace):
             raise self.leaked()
         primals, argnums, parents = self.unwrap(args)
         if p.multiple_results and p in vjp_fwd_rules:    # a loop: its forward pass saves residuals
-            out, residuals = vjp_fwd_rules[p](primals, params)
+            out, residuals = vjp_fwd_rules[p](primals, params, argnums)
             params = dict(params, residuals=residuals)
         else:
             out = bind(p, *primals, **params)
