@@ -623,8 +623,8 @@ def _residual_split(primals, params, argnums):
     joint_prog = optimize(_stage_rule(joint, ex))
     kinds = [SHARED] * nc + [KNOWN] * (nk + nx) + [LATER] * (sum(wk) + sum(my))
     fwd, bwd, res = partial_eval(joint_prog, kinds, len(body.outvars))
-    size = sum(int(np.prod(v.shape)) for v in res)
-    budget = sum(int(np.prod(shape_of(a))) for a in ex_k) + sum(int(np.prod(np.shape(a))) for a in ex[nc + nk:nc + nk + nx])
+    size = sum(math.prod(v.shape) for v in res)
+    budget = sum(math.prod(np.shape(a)) for a in ex[nc:nc + nk + nx])      # carries and xs of a step
     if size > RESIDUAL_RATIO * budget + RESIDUAL_SLACK or _product_flops(fwd.eqns) < PRODUCT_FLOPS * size:
         return None
     nres, nwk, nwc = len(res), sum(wk), sum(wc)
