@@ -241,7 +241,7 @@ def test_depth_inside_transformations():
     (lambda x: np.unwrap(x), "unwrap"),
     (lambda x: np.unique(x), "unique"),
     (lambda x: np.fmod(x, 2.0), "fmod"),
-    (lambda x: np.linalg.eig(np.outer(x, x)), "eig"),
+    (lambda x: np.histogram2d(x, x), "histogram2d"),
     (lambda x: np.histogram(x), "histogram"),
     (lambda x: np.piecewise(x, [x > 1.5], [0.0, 1.0]), "piecewise"),
 ])
@@ -256,8 +256,8 @@ def test_unsupported_numpy_function_names_it(call, name):
 
 def test_unsupported_numpy_function_full_name():
     with pytest.raises(TypeError) as e:
-        cr.grad(lambda x: np.sum(np.linalg.eigvals(np.outer(x, x)).real))(np.ones(4))
-    assert "numpy.linalg.eigvals" in str(e.value)
+        cr.grad(lambda x: np.sum(np.lib.stride_tricks.sliding_window_view(x, 2)))(np.ones(4))
+    assert "numpy.lib.stride_tricks.sliding_window_view" in str(e.value)
 
 
 def test_ufunc_out_argument_is_refused():

@@ -61,6 +61,17 @@ CASES = [
     ("fabs", lambda x: np.fabs(x) * x, M45),
     ("select", lambda x: np.select([x > 0.5, x < -0.5], [x ** 2, np.sin(x)], default=x * 3), M45),
     ("select-default-scalar", lambda x: np.select([x > 0], [np.exp(x)]), V7),
+    # NumPy 2's array-API functions (numpy.linalg's act on the last axes)
+    ("vecdot", lambda x: np.vecdot(x, x[::-1] * 2.0), T234),
+    ("matrix_transpose", lambda x: np.matrix_transpose(x) * x[:, :1, :1], T234),
+    ("linalg.vecdot-axis", lambda x: np.linalg.vecdot(x, np.sin(x), axis=0), M45),
+    ("linalg.matmul", lambda x: np.linalg.matmul(x, np.cos(x).T), M45),
+    ("linalg.matrix_transpose", lambda x: np.linalg.matrix_transpose(x) ** 2, T234),
+    ("linalg.cross", lambda x: np.linalg.cross(x[:, :3], x[:, 2:]), M45),
+    ("linalg.outer", lambda x: np.linalg.outer(x, x[:3]), V7),
+    ("linalg.diagonal", lambda x: np.linalg.diagonal(x, offset=1) * 3.0, T234),
+    ("linalg.trace", lambda x: np.linalg.trace(x * x), T234),
+    ("linalg.tensordot", lambda x: np.linalg.tensordot(x, np.cos(x), axes=1), M45[:, :4]),
 ]
 IDS = [c[0] for c in CASES]
 VMAP = {"nansum-axis0", "nanmax-axis0", "nanmean-axis1", "median-axis1", "quantile-list-axis1",

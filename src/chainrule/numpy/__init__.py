@@ -344,6 +344,21 @@ def tril(x, k=0):
 
 # ----------------------------------------------------------- products -----
 matmul, einsum, tensordot, dot = _L.matmul, _L.einsum, _L.tensordot, _L.dot
+
+
+def vecdot(x1, x2, axis=-1):
+    """NumPy 2's vecdot: sum(conj(x1) * x2) over `axis`, broadcasting the other axes."""
+    x1, x2 = asarray(x1), asarray(x2)
+    if dtype_of(x1).kind == "c":
+        x1 = conj(x1)
+    return sum(x1 * x2, axis=axis)
+
+
+def matrix_transpose(x):
+    """NumPy 2's matrix_transpose: the last two axes swapped."""
+    if ndim(x) < 2:
+        raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {shape_of(x)}")
+    return swapaxes(x, -1, -2)
 inner, outer, vdot, kron = _L.inner, _L.outer, _L.vdot, _L.kron
 
 

@@ -1,9 +1,10 @@
 """`chainrule.numpy.linalg`: differentiable linear algebra with NumPy's signatures.
 
-The primitives (solve, inv, det, slogdet, cholesky, eigh, svd, qr, pinv) and
-their rules live in `chainrule.ops.decompositions`; norm, matrix_power and
+The primitives (solve, inv, det, slogdet, cholesky, eig, eigvals, eigh, svd, qr,
+pinv) and their rules live in `chainrule.ops.decompositions`; norm, matrix_power and
 the wide case of qr are composed from them here.  On plain arrays every
-function returns what NumPy returns.  See the decompositions module for the
+function returns what NumPy returns, except that eig and eigvals are always complex
+(NumPy's dtype depends on the values).  See the decompositions module for the
 conventions (symmetric tangents for cholesky and eigh, real-only derivatives
 of eigh, svd and qr).
 """
@@ -22,12 +23,57 @@ LinAlgError = _np.linalg.LinAlgError
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
 
-__all__ = ["solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "svdvals",
+__all__ = ["solve", "inv", "det", "slogdet", "cholesky", "eig", "eigvals", "eigh", "eigvalsh", "svd", "svdvals",
            "qr", "norm", "matrix_power", "pinv", "matrix_norm", "vector_norm", "LinAlgError",
-           "lstsq", "cond", "multi_dot", "tensorsolve", "tensorinv", "matrix_rank"]
+           "lstsq", "cond", "multi_dot", "tensorsolve", "tensorinv", "matrix_rank",
+           "matmul", "matrix_transpose", "vecdot", "cross", "outer", "diagonal", "trace", "tensordot"]
+
+
+# NumPy 2's array-API functions in numpy.linalg: the main namespace's, over the last axes
+
+def matmul(x1, x2):
+    return _matmul(_arr(x1), _arr(x2))
+
+
+def matrix_transpose(x):
+    return _cnp().swapaxes(x, -1, -2)
+
+
+def vecdot(x1, x2, axis=-1):
+    return _cnp().vecdot(x1, x2, axis=axis)
+
+
+def cross(x1, x2, axis=-1):
+    return _cnp().cross(x1, x2, axis=axis)
+
+
+def outer(x1, x2):
+    if _np.ndim(x1) != 1 or _np.ndim(x2) != 1:
+        raise ValueError(f"numpy.linalg.outer takes 1-d vectors, got shapes {shape_of(x1)} and {shape_of(x2)}")
+    return _cnp().outer(x1, x2)
+
+
+def diagonal(x, offset=0):
+    return _cnp().diagonal(x, offset, -2, -1)
+
+
+def trace(x, offset=0, dtype=None):
+    if dtype is not None:
+        x = _cnp().asarray(x, dtype=dtype)
+    return _cnp().trace(x, offset, -2, -1)
+
+
+def tensordot(x1, x2, axes=2):
+    return _cnp().tensordot(x1, x2, axes=axes)
+
+
+def _cnp():
+    from .. import numpy      # the main namespace imports this module
+    return numpy
 
 
 def _arr(x):
@@ -134,6 +180,23 @@ def eigh(a, UPLO="L"):
 
 def eigvalsh(a, UPLO="L"):
     return eigh(a, UPLO)[0]
+
+
+def eig(a):
+    """Eigenvalues and unit-norm eigenvectors of a general square matrix, always complex
+    (NumPy returns real arrays when every eigenvalue is real).  The eigenvectors' phases
+    are arbitrary: differentiate phase-invariant functions of them (see
+    ops/decompositions.py); distinct eigenvalues are needed."""
+    a = _arr(a)
+    _square(a, "eig")
+    return EigResult(*_D.eig(a))
+
+
+def eigvals(a):
+    """The eigenvalues of a general square matrix, always complex."""
+    a = _arr(a)
+    _square(a, "eigvals")
+    return _D.eigvals(a)
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):

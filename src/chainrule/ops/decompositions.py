@@ -10,10 +10,15 @@ Conventions:
 
 - Cotangents of complex values follow JAX: for a real loss the cotangent of
   ``z`` is ``dL/dRe z - i dL/dIm z``; holomorphic maps transpose with ``.T``,
-  not ``.conj().T``.  solve, inv, det, slogdet, cholesky and eigh take complex
-  input (for complex eigh, eigenvector derivatives hold for phase-invariant
-  functions of the eigenvectors, whose phases LAPACK fixes arbitrarily); svd,
-  svdvals, qr and pinv are differentiated for real input only.
+  not ``.conj().T``.  solve, inv, det, slogdet, cholesky, eigh, eig and eigvals
+  take complex input (for complex eigh and for eig, eigenvector derivatives hold
+  for phase-invariant functions of the eigenvectors, whose phases LAPACK fixes
+  arbitrarily); eig and eigvals always return complex arrays; svd, svdvals, qr
+  and pinv are differentiated for real input only.
+- Cost: the rules reuse what the forward computed and solve against triangular
+  factors with triangular solves (cholesky, qr); solve's JVP is one solve for
+  both tangents; slogdet's JVP inverts once per point (a tangent then costs
+  O(n^2), so jacfwd does not solve once per direction).
 - cholesky and eigh read one triangle of their input, as LAPACK does, but
   their derivatives treat the input as symmetric: a tangent ``dA`` acts
   through ``(dA + dA^H) / 2`` and the cotangent they return is symmetric (as
@@ -35,6 +40,7 @@ from . import elementwise as E
 from . import linalg_series as LS
 from . import reductions as R
 from . import shape as S
+from . import triangular as Tri
 from .linalg import matmul, swap_last as mT
 
 
@@ -95,9 +101,9 @@ def _off_diag_reciprocal(d):
     return E.select(eye, np.zeros(shape_of(d)[-2:]), 1.0 / E.select(eye, np.ones(shape_of(d)[-2:]), d))
 
 
-def _solve_right(x, r):
-    """x @ inv(r), as a solve: (r^T \\ x^T)^T."""
-    return mT(solve(mT(r), mT(x)))
+def _solve_right(x, r, lower=False):
+    """x @ inv(r) for a triangular r (upper unless `lower`): (r^T \\ x^T)^T, a triangular solve."""
+    return mT(Tri.solve_triangular(mT(r), mT(x), not lower))
 
 
 # ---------------------------------------------------------------- solve ---
@@ -111,15 +117,25 @@ def solve(a, b):
     return bind(solve_p, a, b)
 
 
+def _solve_jvp(primals, tangents):
+    # dx = a^-1 (db - da x): one solve for both tangents
+    (a, b), (ta, tb) = primals, tangents
+    x = solve(a, b)
+    rhs = tb if ta is None else (-matmul(ta, x) if tb is None else tb - matmul(ta, x))
+    if rhs is None:
+        return x, None
+    return x, solve(a, rhs)
+
+
 def _solve_vjp(g, ans, primals, argnums):
     a, b = primals
     gb = solve(mT(a), g)
     return [E.unbroadcast(a, -matmul(gb, mT(ans))) if i == 0 else E.unbroadcast(b, gb) for i in argnums]
 
 
-defjvp(solve_p, lambda t, ans, a, b: -solve(a, matmul(t, ans)), lambda t, ans, a, b: solve(a, t))
+defjvp_full(solve_p, _solve_jvp)
 defvjp_full(solve_p, _solve_vjp)
-batch_rules[solve_p] = B.stacked(solve_p, (2, 2))
+batch_rules[solve_p] = Tri.columns_batch(solve_p)
 taylor_rules[solve_p] = LS.solve_rule
 
 
@@ -188,7 +204,9 @@ def _slogdet_jvp(primals, tangents):
     sign, logabsdet = out = slogdet(a)
     if t is None:
         return out, None
-    tr = trace(solve(a, t))                      # d log det A = tr(A^-1 dA)
+    # d log det A = tr(A^-1 dA) = sum(A^-T * dA): one inverse per point, O(n^2) per tangent
+    # (a solve per tangent would cost O(n^3) each, e.g. n^2 of them under jacfwd)
+    tr = R.sum(mT(inv(a)) * t, axis=(-2, -1))
     if is_complex(a):
         return out, (sign * (1j * E.imag(tr)), E.real(tr))
     return out, (None, tr)                       # the sign of a real det is locally constant
@@ -227,15 +245,15 @@ def _phi(x):
 
 
 def _cholesky_jvp(t, L, a):
-    # dL = L phi(L^-1 sym(dA) L^-H)
-    y = solve(L, sym(t))
-    return matmul(L, _phi(solve(L, mH(y))))
+    # dL = L phi(L^-1 sym(dA) L^-H): two triangular solves against the factor (Murray 2016)
+    y = Tri.solve_triangular(L, sym(t), True)
+    return matmul(L, _phi(Tri.solve_triangular(L, mH(y), True)))
 
 
 def _cholesky_vjp(g, L, a):
-    # A_bar = sym(L^-T phi(L^T G) conj(L)^-1)
-    y = solve(mT(L), _phi(matmul(mT(L), g)))
-    return sym(mT(solve(mH(L), mT(y))))
+    # A_bar = sym(L^-T phi(L^T G) conj(L)^-1): two triangular solves (Murray 2016)
+    y = Tri.solve_triangular(mT(L), _phi(matmul(mT(L), g)), False)
+    return sym(mT(Tri.solve_triangular(mH(L), mT(y), False)))
 
 
 defjvp(cholesky_p, _cholesky_jvp)
@@ -283,6 +301,86 @@ defjvp_full(eigh_p, _eigh_jvp)
 defvjp_full(eigh_p, _eigh_vjp)
 batch_rules[eigh_p] = B.stacked(eigh_p, (2,))
 taylor_rules[eigh_p] = LS.eigh_rule
+
+
+# ------------------------------------------------------------ eig, eigvals ---
+# General square matrices: complex eigenvalues w and eigenvectors V (A V = V diag(w)),
+# always complex (NumPy returns real arrays when every eigenvalue is real: here the dtype
+# must not depend on the values).  V's columns have unit 2-norm, as NumPy's; their
+# phases are LAPACK's choice (the largest entry real), which the derivative does not
+# follow: dV keeps the norm (Re(v^H dv) = 0) and adds no phase term, so differentiate
+# phase-invariant functions of V (|V|^2, V diag(w) V^-1, ...).  Needs distinct eigenvalues.
+#   C = V^-1 dA V,  dw = diag(C),  dV = V (F o C) - V Re(diag(V^H V (F o C))),
+#   F_ij = 1 / (w_j - w_i) off the diagonal.  The VJP transposes this (plain transposes,
+#   see the conventions above): A_bar = V^-T (diag(w_bar) + F o (V^T V_bar')) V^T with
+#   V_bar' = V_bar - conj(V) diag(Re(sum_i V_bar_ij V_ij)), the real part for real A.
+
+def _complex(x):
+    x = np.asarray(x)
+    return x if x.dtype.kind == "c" else x.astype(np.result_type(x.dtype, np.complex64))
+
+
+eig_p = Primitive("eig", lambda a: tuple(_complex(r) for r in np.linalg.eig(a)), multiple_results=True)
+eigvals_p = Primitive("eigvals", lambda a: _complex(np.linalg.eigvals(a)))
+
+
+def eig(a):
+    return bind(eig_p, a)
+
+
+def eigvals(a):
+    return bind(eigvals_p, a)
+
+
+def _to_complex(x):
+    return x if is_complex(x) else S.astype(x, np.result_type(dtype_of(x), np.complex64))
+
+
+def _eig_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    w, v = out = eig(a)
+    if t is None:
+        return out, None
+    c = solve(v, matmul(_to_complex(t), v))                 # V^-1 dA V
+    dv = matmul(v, _eig_gaps(w) * c)
+    norm = E.real(R.sum(E.conj(v) * dv, axis=-2, keepdims=True))
+    return out, (diag_part(c), dv - v * norm)
+
+
+def _eig_cotangent(a, w, v, gw, gv):
+    """A_bar from the cotangents of w and V (either may be None)."""
+    m = 0.0 if gw is None else diag_embed(gw)
+    if gv is not None:
+        gv = gv - E.conj(v) * E.real(R.sum(gv * v, axis=-2, keepdims=True))
+        m = m + _eig_gaps(w) * matmul(mT(v), gv)
+    ga = solve(mT(v), matmul(m, mT(v)))
+    return ga if is_complex(a) else E.real(ga)
+
+
+def _eig_vjp(g, ans, primals, argnums):
+    (a,), (gw, gv), (w, v) = primals, g, ans
+    return [_eig_cotangent(a, w, v, gw, gv)]
+
+
+def _eigvals_jvp(t, w, a):
+    _, v = eig(a)
+    return diag_part(solve(v, matmul(_to_complex(t), v)))
+
+
+def _eigvals_vjp(g, w, a):
+    w2, v = eig(a)
+    return _eig_cotangent(a, w2, v, g, None)
+
+
+defjvp_full(eig_p, _eig_jvp)
+defvjp_full(eig_p, _eig_vjp)
+batch_rules[eig_p] = B.stacked(eig_p, (2,))
+# no recurrence written yet: Taylor coefficients by nested forward mode (exact, slower at high order)
+taylor_by_jvp.add(eig_p)
+defjvp(eigvals_p, _eigvals_jvp)
+defvjp(eigvals_p, _eigvals_vjp)
+batch_rules[eigvals_p] = B.stacked(eigvals_p, (2,))
+taylor_by_jvp.add(eigvals_p)
 
 
 # ------------------------------------------------------------------ svd ---
@@ -406,7 +504,7 @@ def _qr_jvp(primals, tangents):
     if t is None:
         return out, None
     _real_only(a, "qr")
-    x = _solve_right(t, r)                       # dA R^-1
+    x = _solve_right(t, r)                       # dA R^-1 (a triangular solve)
     c = matmul(mT(q), x)
     low = tril(c, -1)
     omega = low - mT(low)                        # skew-symmetric
@@ -425,7 +523,7 @@ def _qr_vjp(g, ans, primals, argnums):
     xbar = matmul(q, cbar)
     if gq is not None:
         xbar = xbar + gq
-    return [_solve_right(xbar, mT(r))]
+    return [_solve_right(xbar, mT(r), lower=True)]
 
 
 defjvp_full(qr_p, _qr_jvp)

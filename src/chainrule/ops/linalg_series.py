@@ -116,8 +116,8 @@ def cholesky_rule(series):
             if L[j] is not None and L[k - j] is not None:
                 s = T.sub(s, matmul(L[j], D.mH(L[k - j])))
         if s is not None:
-            y = D.solve(L[0], s)
-            L[k] = matmul(L[0], D._phi(D.solve(L[0], D.mH(y))))
+            y = D.Tri.solve_triangular(L[0], s, True)
+            L[k] = matmul(L[0], D._phi(D.Tri.solve_triangular(L[0], D.mH(y), True)))
     return L
 
 

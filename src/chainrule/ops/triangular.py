@@ -55,6 +55,28 @@ def tri_mask(n, lower, unit_diagonal):
         np.triu(np.ones((n, n)), 1 if unit_diagonal else 0)
 
 
+def columns_batch(p):
+    """Batching rule of a solve p(a, b, **params) (b: (..., n, k)) that is linear in b's columns.
+
+    With `a` unbatched, the batch goes into b's columns: one call, so one factorisation of `a`
+    (a stack of B right-hand sides would have NumPy repeat it B times).  Otherwise
+    B.stacked's rule."""
+    stacked = B.stacked(p, (2, 2))
+
+    def rule(args, bdims, **params):
+        (a, b), (da, db) = args, bdims
+        if da is not None or db is None:
+            return stacked(args, bdims, **params)
+        s = tuple(shape_of(b))
+        nb = len(s)
+        bm = B.move(b, db, nb - 2)                          # (..., n, B, k)
+        s = tuple(shape_of(bm))
+        x = bind(p, a, S.reshape(bm, s[:-2] + (s[-2] * s[-1],)), **params)
+        xs = tuple(shape_of(x))
+        return S.reshape(x, xs[:-1] + s[-2:]), len(xs) - 1
+    return rule
+
+
 # ----------------------------------------------------- solve_triangular ---
 
 def _solve_triangular_impl(a, b, lower, unit_diagonal):
@@ -67,11 +89,29 @@ def _solve_triangular_impl(a, b, lower, unit_diagonal):
     batch, (a, b) = _stacks(a, b)
     if not batch:
         return sl.solve_triangular(a, b, lower=lower, unit_diagonal=unit_diagonal, check_finite=False)
+    if a.shape[-1] <= SUBSTITUTION_MAX_N:
+        return _substitute(a, b, lower, unit_diagonal)
     out = np.empty(batch + b.shape[-2:], np.result_type(a, b, np.float64))
     for i in np.ndindex(batch):
         out[i] = sl.solve_triangular(a[i], b[i], lower=lower, unit_diagonal=unit_diagonal,
                                      check_finite=False)
     return out
+
+
+# Stacks of matrices up to this size are solved by substitution vectorised over the stack
+# (n NumPy steps) rather than one LAPACK call per matrix (about 15 us each).
+SUBSTITUTION_MAX_N = 24
+
+
+def _substitute(a, b, lower, unit_diagonal):
+    """Forward (lower) or back substitution over a stack: row i needs rows before (after) it."""
+    n = a.shape[-1]
+    x = np.empty(b.shape, np.result_type(a, b, np.float64))
+    for i in (range(n) if lower else range(n - 1, -1, -1)):
+        done = slice(0, i) if lower else slice(i + 1, n)
+        r = b[..., i, :] - (a[..., i:i + 1, done] @ x[..., done, :])[..., 0, :]
+        x[..., i, :] = r if unit_diagonal else r / a[..., i, i, None]
+    return x
 
 
 solve_triangular_p = Primitive("solve_triangular", _solve_triangular_impl)
@@ -119,7 +159,7 @@ def _st_taylor(series, lower, unit_diagonal):
 
 defjvp(solve_triangular_p, _st_jvp_a, _st_jvp_b)
 defvjp_full(solve_triangular_p, _st_vjp)
-batch_rules[solve_triangular_p] = B.stacked(solve_triangular_p, (2, 2))
+batch_rules[solve_triangular_p] = columns_batch(solve_triangular_p)
 taylor_rules[solve_triangular_p] = _st_taylor
 
 
