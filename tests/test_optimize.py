@@ -224,3 +224,169 @@ def test_unstageable_function_is_a_clear_error_when_traced():
     assert abs(co.brentq(f, 0.1, 5.0, args=(2.0,)) - 2.0) < 1e-12            # plain values: fine
     with pytest.raises(TypeError, match="Python control flow"):
         cr.grad(lambda p: co.brentq(f, 0.1, 5.0, args=(p,)))(2.0)
+
+
+# ------------------------------------------------- bounds and constraints ---
+
+_Q = np.array([[3.0, 1.0], [1.0, 2.0]])
+_A = np.array([1.0, 1.0])
+_TIGHT = {"SLSQP": {"ftol": 1e-15, "maxiter": 200},
+          "trust-constr": {"gtol": 1e-12, "xtol": 1e-14, "barrier_tol": 1e-12, "maxiter": 3000},
+          "L-BFGS-B": {"gtol": 1e-13, "ftol": 1e-16}, "TNC": {"gtol": 1e-13, "ftol": 1e-16, "xtol": 1e-14}}
+pytestmark = pytest.mark.filterwarnings("ignore:delta_grad == 0.0:UserWarning")
+
+
+def _eq_solution(p, c, method):
+    return co.minimize(lambda x, p: 0.5 * x @ _Q @ x - p @ x, np.zeros(2), args=(p,), method=method,
+                       constraints={"type": "eq", "fun": lambda x, c: _A @ x - c, "args": (c,)},
+                       options=_TIGHT[method])
+
+
+@pytest.mark.parametrize("method", ["SLSQP", "trust-constr"])
+def test_minimize_linear_equality_closed_form(method):
+    # KKT [[Q, a], [a^T, 0]] [x; mu] = [p; c]: x and dx/d(p, c) are blocks of its inverse
+    K = np.block([[_Q, _A[:, None]], [_A[None, :], np.zeros((1, 1))]])
+    Ki = np.linalg.inv(K)
+    p, c = np.array([1.0, -1.0]), 0.5
+    r = _eq_solution(p, c, method)
+    exact = Ki @ np.r_[p, c]
+    np.testing.assert_allclose(r.x, exact[:2], atol=1e-8)
+    np.testing.assert_allclose(r.multipliers["eq"], [-exact[2]], atol=1e-7)   # Qx - p = lam a
+    sol = lambda p, c: _eq_solution(p, c, method).x  # noqa: E731
+    Jp = cr.jacfwd(sol)(p, c)
+    np.testing.assert_allclose(Jp, Ki[:2, :2], atol=1e-8)
+    np.testing.assert_allclose(cr.jacrev(sol)(p, c), Jp, atol=1e-12)
+    np.testing.assert_allclose(cr.jacrev(sol, 1)(p, c), Ki[:2, 2], atol=1e-8)
+    if method == "SLSQP":                         # against differences of SciPy's own solutions
+        def ref(c):
+            return so.minimize(lambda x: 0.5 * x @ _Q @ x - p @ x, np.zeros(2), jac=lambda x: _Q @ x - p,
+                               method="SLSQP", constraints={"type": "eq", "fun": lambda x: _A @ x - c},
+                               options={"ftol": 1e-15}).x
+        np.testing.assert_allclose(cr.jacfwd(sol, 1)(p, c), _fd(ref, c, 1e-4), atol=1e-7)
+
+
+def _quad_bounded(p, method, bounds=((None, 0.0), (None, None))):
+    return co.minimize(_quad, np.array([-0.5, 0.0]), args=(p, _Q), method=method, bounds=bounds,
+                       options=_TIGHT[method])
+
+
+@pytest.mark.parametrize("method", ["L-BFGS-B", "TNC", "SLSQP", "trust-constr"])
+def test_minimize_active_bound(method):
+    # the free minimiser Q^-1 p = (0.6, -0.8) violates x0 <= 0: x0 = 0, x1 = p1 / Q11
+    p = np.array([1.0, -1.0])
+    r = _quad_bounded(p, method)
+    atol = 1e-4 if method == "trust-constr" else 1e-7      # an interior point stops short
+    np.testing.assert_allclose(r.x, [0.0, -0.5], atol=atol)
+    np.testing.assert_allclose(r.multipliers["bounds"], [_Q[0, 1] * -0.5 - p[0], 0.0], atol=10 * atol)
+    sol = lambda p: _quad_bounded(p, method).x  # noqa: E731
+    exact = np.array([[0.0, 0.0], [0.0, 1 / _Q[1, 1]]])
+    np.testing.assert_allclose(cr.jacfwd(sol)(p), exact, atol=1e-9)
+    np.testing.assert_allclose(cr.jacrev(sol)(p), exact, atol=1e-9)
+    if method == "L-BFGS-B":
+        def ref(p):
+            return so.minimize(lambda x: 0.5 * x @ _Q @ x - p @ x, np.array([-0.5, 0.0]),
+                               jac=lambda x: _Q @ x - p, method="L-BFGS-B",
+                               bounds=[(None, 0.0), (None, None)], options=_TIGHT["L-BFGS-B"]).x
+        fd = np.stack([(ref(p + 1e-4 * e) - ref(p - 1e-4 * e)) / 2e-4 for e in np.eye(2)], 1)
+        np.testing.assert_allclose(cr.jacfwd(sol)(p), fd, atol=1e-6)
+    # an inactive bound changes nothing: the unconstrained derivative Q^-1
+    far = co.minimize(_quad, np.zeros(2), args=(p, _Q), method=method, bounds=[(-5, 5), (-5, 5)],
+                      options=_TIGHT[method])
+    np.testing.assert_allclose(far.x, np.linalg.solve(_Q, p), atol=atol)
+    np.testing.assert_allclose(cr.jacfwd(lambda p: co.minimize(
+        _quad, np.zeros(2), args=(p, _Q), method=method, bounds=[(-5, 5), (-5, 5)],
+        options=_TIGHT[method]).x)(p), np.linalg.inv(_Q), atol=1e-8)
+
+
+def _project(u, r, method="SLSQP"):
+    """The point of the disk |x| <= r nearest u (a nonlinear inequality)."""
+    return co.minimize(lambda x, u: cnp.sum((x - u) ** 2), np.zeros(2), args=(u,), method=method,
+                       constraints=[{"type": "ineq", "fun": lambda x: r ** 2 - cnp.sum(x ** 2)}],
+                       options=_TIGHT[method]).x
+
+
+@pytest.mark.parametrize("method", ["SLSQP", "trust-constr"])
+def test_minimize_nonlinear_inequality_closed_form(method):
+    u, r = np.array([2.0, 1.0]), 1.5
+    nu = np.linalg.norm(u)
+    atol = 1e-8 if method == "SLSQP" else 1e-4
+    np.testing.assert_allclose(_project(u, r, method), r * u / nu, atol=atol)
+    Ju = cr.jacfwd(_project)(u, r, method)
+    np.testing.assert_allclose(Ju, r * (np.eye(2) - np.outer(u, u) / nu ** 2) / nu, atol=atol)
+    np.testing.assert_allclose(cr.jacrev(_project)(u, r, method), Ju, atol=1e-10)
+    np.testing.assert_allclose(cr.jacrev(_project, 1)(u, r, method), u / nu, atol=atol)
+    if method == "SLSQP":
+        def ref(u):
+            return so.minimize(lambda x: np.sum((x - u) ** 2), np.zeros(2), jac=lambda x: 2 * (x - u),
+                               method="SLSQP", options={"ftol": 1e-15},
+                               constraints=[{"type": "ineq", "fun": lambda x: r ** 2 - np.sum(x ** 2),
+                                             "jac": lambda x: -2 * x}]).x
+        d = np.array([0.3, -0.7])
+        np.testing.assert_allclose(Ju @ d, _fd(lambda s: ref(u + s * d), 0.0, 1e-4), atol=1e-7)
+    # inside the disk the constraint is inactive: x = u, dx/du = I
+    np.testing.assert_allclose(cr.jacfwd(_project)(0.1 * u, r, method), np.eye(2), atol=1e-7)
+
+
+def test_minimize_constrained_jit_and_vmap_switch_active_sets():
+    # under jit the solve and the active set are the call's; vmap mixes active and inactive
+    r = 1.5
+    j = cr.jit(lambda u: _project(u, r))
+    jj = cr.jit(cr.jacfwd(lambda u: _project(u, r)))
+    u = np.array([2.0, 1.0])
+    nu = np.linalg.norm(u)
+    for _ in range(2):
+        np.testing.assert_allclose(j(u), r * u / nu, atol=1e-8)
+        np.testing.assert_allclose(j(0.1 * u), 0.1 * u, atol=1e-8)
+        np.testing.assert_allclose(jj(u), r * (np.eye(2) - np.outer(u, u) / nu ** 2) / nu, atol=1e-8)
+        np.testing.assert_allclose(jj(0.1 * u), np.eye(2), atol=1e-8)
+    us = np.stack([u, 0.1 * u, -u])
+    np.testing.assert_allclose(cr.vmap(lambda u: _project(u, r))(us), [r * u / nu, 0.1 * u, -r * u / nu], atol=1e-8)
+    J = cr.vmap(cr.jacrev(lambda u: _project(u, r)))(us)
+    np.testing.assert_allclose(J[1], np.eye(2), atol=1e-8)
+    np.testing.assert_allclose(J[2], J[0], atol=1e-8)
+
+
+def test_minimize_user_jacobians_and_mixed_constraints():
+    # jac=True objective, a constraint 'jac', an equality and a bound together
+    def fg(x, p):
+        return cnp.sum((x - p) ** 2), 2 * (x - p)
+    cons = [{"type": "eq", "fun": lambda x: x[0] + x[1] + x[2] - 1.0, "jac": lambda x: np.ones((1, 3))},
+            {"type": "ineq", "fun": lambda x: x[2] - 0.5}]
+    sol = lambda p: co.minimize(fg, np.zeros(3), args=(p,), jac=True, constraints=cons,  # noqa: E731
+                                bounds=[(0.0, None)] * 3, options={"ftol": 1e-15}).x
+    p = np.array([1.0, -0.5, 0.2])
+    # x2 = 0.5 (ineq active), x1 = 0 (bound active), x0 = 0.5 (equality)
+    np.testing.assert_allclose(sol(p), [0.5, 0.0, 0.5], atol=1e-9)
+    np.testing.assert_allclose(cr.jacfwd(sol)(p), np.zeros((3, 3)), atol=1e-9)
+    q = np.array([0.8, 0.6, 1.3])                   # only the equality active: projection onto it
+    P = np.eye(3) - np.ones((3, 3)) / 3
+    np.testing.assert_allclose(sol(q), q - (q.sum() - 1) / 3, atol=1e-9)
+    np.testing.assert_allclose(cr.jacrev(sol)(q), P, atol=1e-9)
+
+
+def test_minimize_constraint_bad_input():
+    f = lambda x: cnp.sum(x ** 2)  # noqa: E731
+    with pytest.raises(ValueError, match="'BFGS', 'L-BFGS-B', 'Newton-CG', 'CG', 'TNC', 'SLSQP', 'trust-constr'"):
+        co.minimize(f, np.ones(2), method="Nelder-Mead")
+    with pytest.raises(ValueError, match="constraints= needs method 'SLSQP' or 'trust-constr'"):
+        co.minimize(f, np.ones(2), method="L-BFGS-B", constraints={"type": "eq", "fun": f})
+    with pytest.raises(ValueError, match="bounds= needs method"):
+        co.minimize(f, np.ones(2), method="BFGS", bounds=[(0, 1), (0, 1)])
+    with pytest.raises(ValueError, match="bounds has 3 .* x0 has 2"):
+        co.minimize(f, np.ones(2), bounds=[(0, 1)] * 3)
+    with pytest.raises(ValueError, match="min 2.0 > max 1.0"):
+        co.minimize(f, np.ones(1), bounds=[(2, 1)])
+    with pytest.raises(ValueError, match="type 'le'"):
+        co.minimize(f, np.ones(2), constraints={"type": "le", "fun": f})
+    with pytest.raises(ValueError, match=r"unknown keys \['hess'\]"):
+        co.minimize(f, np.ones(2), constraints={"type": "eq", "fun": f, "hess": f})
+    with pytest.raises(NotImplementedError, match="NonlinearConstraint"):
+        co.minimize(f, np.ones(2), constraints=[so.NonlinearConstraint(lambda x: x[0], 0, 1)])
+    for kw in ("hess", "hessp", "callback"):
+        with pytest.raises(NotImplementedError, match=f"{kw}="):
+            co.minimize(f, np.ones(2), **{kw: f})
+    with pytest.raises(ValueError, match="need SciPy"):
+        co.minimize(f, np.ones(2), bounds=[(0, 1)] * 2, use_scipy=False)
+    # the default method follows SciPy: L-BFGS-B with bounds, SLSQP with constraints
+    r = co.minimize(lambda x: cnp.sum((x - 2.0) ** 2), np.zeros(2), bounds=[(0, 1), (0, 3)])
+    np.testing.assert_allclose(r.x, [1.0, 2.0], atol=1e-7)

@@ -10,3 +10,4 @@ from . import stats  # noqa: F401  (chainrule.scipy.stats)
 from . import optimize  # noqa: F401
 from . import interpolate  # noqa: F401  (chainrule.scipy.interpolate)
 from . import signal  # noqa: F401  (chainrule.scipy.signal)
+from . import sparse  # noqa: F401  (chainrule.scipy.sparse, .sparse.linalg)

@@ -5,7 +5,9 @@ Each solver runs on plain values (one `implicit_solve` equation: under `jit` it 
 call time with the call's values, under `vmap` once per example) and is never
 differentiated; the solution's derivative with respect to `args` (and to traced values the
 function closes over) comes from F(x*, args) = 0: ``f(x*) = 0`` for roots,
-``func(x*) - x* = 0`` for fixed points, ``grad f(x*) = 0`` for minima (a Hessian solve).
+``func(x*) - x* = 0`` for fixed points, ``grad f(x*) = 0`` for minima (a Hessian solve), and
+the KKT conditions of the active set for minima with bounds or constraints (SLSQP,
+trust-constr, L-BFGS-B, TNC: `_minimize_kkt`).
 The starting point or bracket gets a zero derivative.  Derivatives nest (grad of grad),
 and forward and reverse mode agree.
 
@@ -18,13 +20,14 @@ jitted or vmapped.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as _np
 
 from .. import numpy as cnp
 from ..api import grad, jacfwd, hvp
-from ..core import Tracer
+from ..core import Tracer, shape_of
 from ..implicit import implicit_solve
 
 try:                                        # optional: minimize's solver when installed
@@ -454,7 +457,7 @@ def fixed_point(func, x0, args=(), xtol=1e-8, maxiter=500, method="del2"):
 
 # ------------------------------------------------------------ minimize ---
 
-_MIN_METHODS = ("bfgs", "l-bfgs-b", "newton-cg", "cg")
+_MIN_METHODS = ("bfgs", "l-bfgs-b", "newton-cg", "cg", "tnc", "slsqp", "trust-constr")
 
 
 def _bfgs(value_and_grad, x, gtol, maxiter):
@@ -519,22 +522,53 @@ def _minimize(f, x0, method, tol, options, jac, use_scipy):
     return xs.reshape(shape), success, status, nit, nfev
 
 
-def minimize(fun, x0, args=(), method="BFGS", jac=None, tol=None, options=None, use_scipy=True):
+_BOUND_METHODS = ("l-bfgs-b", "tnc", "slsqp", "trust-constr")
+_CONSTRAINT_METHODS = ("slsqp", "trust-constr")
+_METHOD_NAMES = "'BFGS', 'L-BFGS-B', 'Newton-CG', 'CG', 'TNC', 'SLSQP', 'trust-constr'"
+
+
+def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bounds=None,
+             constraints=(), tol=None, callback=None, options=None, use_scipy=True):
     """The minimum of scalar `fun(x, *args)` (SciPy's signature): scipy.optimize.minimize
     with chainrule's gradient (or `jac`: a function, or True when `fun` returns (f, g)) when
-    SciPy is installed and `use_scipy`, else a built-in BFGS.  `.x` is differentiated with
-    respect to `args` by the implicit function theorem on grad f(x*) = 0 (a Hessian solve)."""
+    SciPy is installed and `use_scipy`, else a built-in BFGS.
+
+    Without bounds or constraints, `.x` is differentiated with respect to `args` by the
+    implicit function theorem on grad f(x*) = 0 (a Hessian solve).  With `bounds` (L-BFGS-B,
+    TNC, SLSQP, trust-constr) or `constraints` (SLSQP, trust-constr: dicts with 'type' 'eq'
+    or 'ineq' (fun >= 0), 'fun', optionally 'jac' and 'args'; Jacobians by chainrule when
+    'jac' is absent), it is differentiated through the KKT conditions of the active set at
+    the solution (see `_kkt_solve`).  `method=None` picks SciPy's default (BFGS, L-BFGS-B
+    with bounds, SLSQP with constraints).  `hess`, `hessp` and `callback` are refused.
+    """
     _check_callable(fun, "minimize")
+    for name, v in (("hess", hess), ("hessp", hessp), ("callback", callback)):
+        if v is not None:
+            raise NotImplementedError(f"minimize: the keyword {name}= is not implemented (chainrule "
+                                      "supplies the derivatives it needs by automatic differentiation)")
     args = _args(args)
-    if method.lower() not in _MIN_METHODS:
-        raise ValueError(f"minimize: method {method!r} is not supported; use one of "
-                         "'BFGS', 'L-BFGS-B', 'Newton-CG', 'CG'")
+    cons = _parse_constraints(constraints)
+    if method is None:
+        method = "SLSQP" if cons else "L-BFGS-B" if bounds is not None else "BFGS"
+    if not isinstance(method, str) or method.lower() not in _MIN_METHODS:
+        raise ValueError(f"minimize: method {method!r} is not supported; use one of {_METHOD_NAMES}")
+    low = method.lower()
+    if cons and low not in _CONSTRAINT_METHODS:
+        raise ValueError(f"minimize: constraints= needs method 'SLSQP' or 'trust-constr', got {method!r}")
+    if bounds is not None and low not in _BOUND_METHODS:
+        raise ValueError(f"minimize: bounds= needs method 'L-BFGS-B', 'TNC', 'SLSQP' or "
+                         f"'trust-constr', got {method!r}")
+    if (cons or bounds is not None) and not (use_scipy and _sopt is not None):
+        raise ValueError("minimize: bounds and constraints need SciPy (use_scipy=True); the "
+                         "built-in solver is an unconstrained BFGS")
     if callable(jac):
         f, how = (lambda x, *a: (fun(x, *a), jac(x, *a))), "output"
     else:
         f, how = fun, "output" if jac else "ad"
     opts = tuple(sorted((options or {}).items()))
     x0 = _as_float_array(x0)
+    if cons or bounds is not None or low in ("slsqp", "trust-constr"):
+        return _minimize_kkt(fun, f, how, x0, args, method, cons, bounds, tol, opts)
 
     def stationarity(g):
         value = (lambda y, *c: g(y, *c)[0]) if how == "output" else g
@@ -547,3 +581,249 @@ def minimize(fun, x0, args=(), method="BFGS", jac=None, tol=None, options=None, 
     val = fun(x, *args)
     val = val[0] if how == "output" and not callable(jac) else val
     return OptimizeResult(x, success, status, nit, nfev, val)
+
+
+# -------------------------------------------------- bounds and constraints ---
+#
+# The solution x* of min f(x) s.t. c_eq(x) = 0, c_in(x) >= 0, lb <= x <= ub is the x-part
+# of z = (x, lam_eq, lam_in, nu) solving F(z, args) = 0 with
+#     grad f(x) - J_eq^T lam_eq - J_in^T lam_in - nu = 0                   (stationarity)
+#     c_eq(x) = 0
+#     c_in,i(x) = 0   where lam_in,i != 0,   lam_in,i = 0 elsewhere       (active set)
+#     x_j = lb_j (nu_j > 0) or ub_j (nu_j < 0),   nu_j = 0 elsewhere       (active bounds)
+# The solver runs SciPy on values, finds the active set (constraints and bounds within a
+# tolerance of equality) and the multipliers by least squares on the stationarity equation
+# (dropping candidates whose multiplier has the wrong sign).  The active set is read from
+# z's multipliers inside F (comparisons: no derivative), so it is data at call time under
+# jit, and the implicit function theorem differentiates the "active set stays active"
+# branch: exact under strict complementarity; a weakly active constraint (multiplier 0)
+# counts as inactive.
+
+_ACTIVE_TOL = 1e-6
+
+
+def _parse_constraints(constraints):
+    if constraints is None:
+        return []
+    if isinstance(constraints, dict):
+        constraints = [constraints]
+    out = []
+    for k, c in enumerate(constraints):
+        if not isinstance(c, dict):
+            raise NotImplementedError(f"minimize: constraint {k} is a {type(c).__name__}; only dicts "
+                                      "{'type': 'eq' or 'ineq', 'fun': f, 'jac': ..., 'args': ...} "
+                                      "are implemented")
+        unknown = set(c) - {"type", "fun", "jac", "args"}
+        if unknown:
+            raise ValueError(f"minimize: constraint {k} has unknown keys {sorted(unknown)}; use "
+                             "'type', 'fun', 'jac', 'args'")
+        kind = c.get("type")
+        if kind not in ("eq", "ineq"):
+            raise ValueError(f"minimize: constraint {k} has type {kind!r}; use 'eq' or 'ineq'")
+        _check_callable(c.get("fun"), f"minimize: constraint {k} 'fun'")
+        if c.get("jac") is not None:
+            _check_callable(c["jac"], f"minimize: constraint {k} 'jac'")
+        out.append((kind, c["fun"], c.get("jac"), _args(c.get("args", ()))))
+    return out
+
+
+def _parse_bounds(bounds, n):
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):          # scipy.optimize.Bounds
+        lb = _np.broadcast_to(_np.asarray(bounds.lb, float), (n,)).copy()
+        ub = _np.broadcast_to(_np.asarray(bounds.ub, float), (n,)).copy()
+    else:
+        bounds = list(bounds)
+        if len(bounds) != n:
+            raise ValueError(f"minimize: bounds has {len(bounds)} (min, max) pairs but x0 has {n} "
+                             "elements; give one pair per element")
+        lb, ub = _np.empty(n), _np.empty(n)
+        for j, pair in enumerate(bounds):
+            if isinstance(pair, Tracer) or any(isinstance(v, Tracer) for v in pair):
+                raise NotImplementedError("minimize: traced bounds are not implemented; bounds "
+                                          "are constants")
+            lo, hi = pair
+            lb[j] = -_np.inf if lo is None else float(lo)
+            ub[j] = _np.inf if hi is None else float(hi)
+    if _np.any(lb > ub):
+        j = int(_np.argmax(lb > ub))
+        raise ValueError(f"minimize: bound {j} has min {lb[j]} > max {ub[j]}")
+    return lb, ub
+
+
+def _flat(v):
+    return cnp.reshape(v, (-1,))
+
+
+def _minimize_kkt(fun, f, how, x0, args, method, cons, bounds, tol, opts):
+    shape, n = _np.shape(x0), int(_np.size(_concrete(x0)))
+    has_b = bounds is not None
+    lb, ub = _parse_bounds(bounds, n) if has_b else (None, None)
+    xc = _np.asarray(_concrete(x0), float)
+    sizes = []
+    for _kind, cf, _, ca in cons:                # each constraint's size, from its value at x0
+        sizes.append(int(_np.prod(shape_of(cf(xc, *ca)), dtype=int)))
+    me = sum(s for (kind, *_), s in zip(cons, sizes) if kind == "eq")
+    mi = sum(s for (kind, *_), s in zip(cons, sizes) if kind == "ineq")
+    size = n + me + mi + (n if has_b else 0)
+
+    def stacked(x, kind, jac):
+        parts = [_flat(jf(x, *ca) if jac else cf(x, *ca)) if not jac else
+                 cnp.reshape(jf(x, *ca), (-1, n))
+                 for (k, cf, jf, ca) in cons if k == kind]
+        if not parts:
+            return cnp.zeros((0, n)) if jac else cnp.zeros(0)
+        return cnp.concatenate(parts)
+
+    user_jac = {kind: all(jf is not None for k, _, jf, _ in cons if k == kind) and
+                any(k == kind for k, *_ in cons) for kind in ("eq", "ineq")}
+
+    def packed(z, *a):
+        x = cnp.reshape(z[:n], shape)
+        out = f(x, *a)
+        res = {"f": out[0] if how == "output" else out, "eq": stacked(x, "eq", False),
+               "in": stacked(x, "ineq", False)}
+        if how == "output":
+            res["g"] = _flat(out[1])
+        for kind, key in (("eq", "jeq"), ("ineq", "jin")):
+            if user_jac[kind]:
+                res[key] = stacked(x, kind, True)
+        return res
+
+    lbf = None if lb is None else _np.where(_np.isfinite(lb), lb, 0.0)
+    ubf = None if ub is None else _np.where(_np.isfinite(ub), ub, 0.0)
+
+    def kkt(g):
+        def F(z, *c):
+            x, le, li = z[:n], z[n:n + me], z[n + me:n + me + mi]
+
+            def lagrangian(y):
+                o = g(y, *c)
+                val = o["f"]
+                if me:
+                    val = val - cnp.dot(le, o["eq"])
+                if mi:
+                    val = val - cnp.dot(li, o["in"])
+                return val
+            stat = grad(lagrangian)(z)[:n]
+            o = g(z, *c)
+            parts = [stat, o["eq"], cnp.where(li != 0, o["in"], li)]
+            if has_b:
+                nu = z[n + me + mi:]
+                parts[0] = stat - nu
+                parts.append(cnp.where(nu != 0, cnp.where(nu > 0, x - lbf, x - ubf), nu))
+            return cnp.concatenate(parts)
+        return F
+    solver = functools.partial(_kkt_solver, method=method, tol=tol, options=opts, n=n, me=me,
+                               mi=mi, lb=lb, ub=ub, user_g=how == "output",
+                               user_jeq=user_jac["eq"], user_jin=user_jac["ineq"])
+    z0 = cnp.concatenate([_flat(x0), cnp.zeros(size - n)])
+    z, (success, status, nit, nfev) = implicit_solve(
+        packed, solver, z0, (z0,), args, optimality=kkt, what="minimize")
+    x = cnp.reshape(z[:n], shape)
+    val = fun(x, *args)
+    val = val[0] if how == "output" and isinstance(val, (tuple, list)) else val
+    r = OptimizeResult(x, success, status, nit, nfev, val)
+    r.multipliers = {"eq": z[n:n + me], "ineq": z[n + me:n + me + mi]}
+    if has_b:
+        r.multipliers["bounds"] = z[n + me + mi:]
+    return r
+
+
+def _multipliers(g, Je, Ji, ci, x, lb, ub, hint_i=None, hint_b=None):
+    """(lam_eq, lam_in, nu) at x: least squares on g = Je^T le + Ji^T li + nu over the
+    candidate active set (within a tolerance of equality, or flagged by the solver's own
+    multipliers `hint_*`), dropping candidates whose multiplier has the wrong sign."""
+    n = x.size
+    tol = _ACTIVE_TOL * (1.0 + _np.max(_np.abs(x), initial=0.0))
+    act_i = ci <= tol
+    if hint_i is not None:
+        act_i |= hint_i
+    with _np.errstate(invalid="ignore"):
+        near_lo = _np.zeros(n, bool) if lb is None else \
+            _np.isfinite(lb) & (x - lb <= tol * (1 + _np.abs(lb)))
+        near_hi = _np.zeros(n, bool) if ub is None else \
+            _np.isfinite(ub) & (ub - x <= tol * (1 + _np.abs(ub)))
+    if hint_b is not None and lb is not None:       # the nearer bound of a flagged variable
+        nearer_lo = _np.abs(x - lb) <= _np.abs(ub - x)
+        near_lo |= hint_b & nearer_lo & _np.isfinite(lb)
+        near_hi |= hint_b & ~nearer_lo & _np.isfinite(ub)
+    lo, hi = near_lo, near_hi & ~near_lo
+    thresh = 1e-12 * (1.0 + _np.max(_np.abs(g), initial=0.0))
+    while True:
+        I = _np.eye(n)
+        C = _np.concatenate([Je.T, Ji[act_i].T, I[:, lo | hi]], axis=1)
+        lam = _np.linalg.lstsq(C, g, rcond=None)[0] if C.shape[1] else _np.zeros(0)
+        le, li_a, nu_a = _np.split(lam, [Je.shape[0], Je.shape[0] + int(act_i.sum())])
+        li = _np.zeros(ci.size)
+        li[act_i] = li_a
+        nu = _np.zeros(n)
+        nu[lo | hi] = nu_a
+        bad_i = act_i & (li <= thresh)
+        bad_lo, bad_hi = lo & (nu <= thresh), hi & (nu >= -thresh)
+        if not (bad_i.any() or bad_lo.any() or bad_hi.any()):
+            return le, li, nu
+        act_i, lo, hi = act_i & ~bad_i, lo & ~bad_lo, hi & ~bad_hi
+
+
+def _kkt_solver(f, z0, method, tol, options, n, me, mi, lb, ub, user_g, user_jeq, user_jin):
+    """SciPy's constrained minimize on values, then the multipliers: returns
+    (z, success, status, nit, nfev) with z = (x, lam_eq, lam_in[, nu])."""
+    z0 = _np.asarray(z0, float)
+    rest = _np.zeros(z0.size - n)
+    memo = {}
+
+    def at(x):
+        key = x.tobytes()
+        if key not in memo:
+            memo.clear()
+            memo[key] = f(_np.concatenate([x, rest]))
+        return memo[key]
+
+    def zz(x):
+        return _np.concatenate([x, rest])
+
+    def val(x):
+        return float(_np.asarray(at(x)["f"]))
+
+    def gradient(x):
+        if user_g:
+            return _np.asarray(at(x)["g"], float)
+        return _np.asarray(grad(lambda z: f(z)["f"])(zz(x)), float)[:n]
+
+    def jacobian(x, key, user, m):
+        if m == 0:
+            return _np.zeros((0, n))
+        if user:
+            return _np.asarray(at(x)["j" + key[:2]], float).reshape(m, n)
+        return _np.asarray(jacfwd(lambda z: f(z)[key])(zz(x)), float)[:, :n]
+
+    cons = []
+    if me:
+        cons.append({"type": "eq", "fun": lambda x: _np.asarray(at(x)["eq"], float),
+                     "jac": lambda x: jacobian(x, "eq", user_jeq, me)})
+    if mi:
+        cons.append({"type": "ineq", "fun": lambda x: _np.asarray(at(x)["in"], float),
+                     "jac": lambda x: jacobian(x, "in", user_jin, mi)})
+    extra = {}
+    if method.lower() == "trust-constr":
+        extra["hessp"] = lambda x, d: _np.asarray(hvp(lambda z: f(z)["f"], (zz(x),), (zz(d),)), float)[:n]
+    if lb is not None:
+        extra["bounds"] = _sopt.Bounds(lb, ub)
+    x0 = _np.clip(z0[:n], lb, ub) if lb is not None else z0[:n]
+    r = _sopt.minimize(lambda x: (val(x), gradient(x)), x0, jac=True, method=method, tol=tol,
+                       constraints=cons, options=dict(options), **extra)
+    x = _np.asarray(r.x, float)
+    Je, Ji = jacobian(x, "eq", user_jeq, me), jacobian(x, "in", user_jin, mi)
+    ci = _np.asarray(at(x)["in"], float) if mi else _np.zeros(0)
+    hint_i = hint_b = None
+    if method.lower() == "trust-constr":           # an interior point: ask its multipliers too
+        v = list(getattr(r, "v", []))
+        big = 1e-6 * (1.0 + _np.max(_np.abs(gradient(x)), initial=0.0))
+        if mi and len(v) > int(bool(me)):
+            hint_i = _np.abs(_np.ravel(v[int(bool(me))])) > big
+        if lb is not None and len(v) == len(cons) + 1:
+            hint_b = _np.abs(_np.ravel(v[-1])) > big
+    le, li, nu = _multipliers(gradient(x), Je, Ji, ci, x, lb, ub, hint_i, hint_b)
+    parts = [x, le, li] + ([nu] if lb is not None else [])
+    return (_np.concatenate(parts), bool(r.success), int(r.status), int(getattr(r, "nit", 0)),
+            int(getattr(r, "nfev", 0)))
