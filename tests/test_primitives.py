@@ -250,6 +250,14 @@ def _build_table():
     T["cholesky"] = [Case(lambda a: _linalg("cholesky")((a + a.T) / 2), _spd(3), id="3x3")]
     # eigenvector signs are arbitrary: test sign-free functions of them
     T["eigh"] = [Case(lambda a: _eigh_invariants(_linalg("eigh")((a + a.T) / 2)), _sym(3), id="3x3")]
+    # general eigenproblems: complex results as real and imaginary parts, eigenvectors through
+    # their phase-free |v|^2 (a complex pair and an all-real spectrum)
+    rot = np.array([[0.3, -1.2, 0.1], [1.1, 0.4, -0.2], [0.2, 0.1, 2.0]])
+    T["eig"] = [Case(lambda a: _eig_invariants(_linalg("eig")(a)), rot + 0.1 * _r(3, 3), id="complex-pair"),
+                Case(lambda a: _eig_invariants(_linalg("eig")(a)), _sym(3) + 0.3 * _r(3, 3), id="real-spectrum")]
+    T["eigvals"] = [Case(lambda a: parts(_linalg("eigvals")(a)), rot + 0.1 * _r(3, 3), id="complex-pair"),
+                    Case(lambda a: parts(_linalg("eigvals")(a)), _r(2, 3, 3) + np.diag([0.0, 2.0, 4.0]),
+                         id="stacked")]
     T["svd"] = [Case(lambda a: _svd_invariants(_linalg("svd")(a, full_matrices=False)), _r(4, 3) + np.eye(4, 3) * 3,
                      id="4x3"),
                 Case(lambda a: _svd_invariants(_linalg("svd")(a, full_matrices=False)), _r(2, 3) + np.eye(2, 3) * 3,
@@ -278,6 +286,30 @@ def _build_table():
     T["sinc"] = [Case(cnp.sinc, np.array([0.0, 0.05, -0.2, 0.7, 2.3, -6.1]), id="array"),
                  Case(cnp.sinc, 0.4, id="float"),
                  Case(_b("sinc", n=5), np.array([0.0, 0.1, 0.9, 1.6, -3.3, 9.2]), id="n5")]
+    # incomplete gamma and beta (ops/special): both numerical regimes of each (series and
+    # continued fraction: x < a + 1 or not; x < (a + 1) / (a + b + 2) or not), every argument
+    _ga, _gx = np.array([0.6, 2.5, 3.0, 0.8, 6.0, 1.5]), np.array([0.3, 1.7, 6.5, 2.9, 4.0, 0.05])
+    for name in ("gammainc", "gammaincc"):
+        T[name] = [Case((lambda n: lambda a, x: _special(n)(a, x))(name), _ga, _gx, id="array"),
+                   Case((lambda n: lambda a, x: _special(n)(a, x))(name), 2.2, 0.9, id="floats"),
+                   Case((lambda n: lambda a, x: _special(n)(a, x))(name), _ga[:3], 1.3, id="broadcast")]
+    T["gammainc_da"] = [Case(_b("gammainc_da", order=1), _ga, _gx, id="order1"),
+                        Case(_b("gammainc_da", order=2), 1.7, 2.6, id="order2-floats")]
+    _ba, _bb = np.array([0.7, 2.5, 3.0, 1.2, 5.0]), np.array([1.5, 0.8, 4.0, 2.0, 1.1])
+    _bx = np.array([0.2, 0.6, 0.35, 0.9, 0.75])
+    T["betainc"] = [Case(lambda a, b, x: _special("betainc")(a, b, x), _ba, _bb, _bx, id="array"),
+                    Case(lambda a, b, x: _special("betainc")(a, b, x), 2.2, 1.4, 0.45, id="floats")]
+    T["betaincc"] = [Case(lambda a, b, x: _special("betaincc")(a, b, x), _ba, _bb, _bx, id="array")]
+    T["betainc_dab"] = [Case(_b("betainc_dab", da=1, db=0), _ba, _bb, _bx, id="a"),
+                        Case(_b("betainc_dab", da=0, db=1), _ba, _bb, _bx, id="b"),
+                        Case(_b("betainc_dab", da=1, db=1), 2.2, 1.4, 0.45, id="ab-floats")]
+    _qa, _qy = np.array([0.8, 2.5, 4.0]), np.array([0.2, 0.5, 0.9])
+    for name in ("gammaincinv", "gammainccinv"):
+        T[name] = [Case((lambda n: lambda a, y: _special(n)(a, y))(name), _qa, _qy, id="array"),
+                   Case((lambda n: lambda a, y: _special(n)(a, y))(name), 1.8, 0.35, id="floats")]
+    T["betaincinv"] = [Case(lambda a, b, y: _special("betaincinv")(a, b, y), _qa, _qa[::-1] + 0.3, _qy,
+                            id="array"),
+                       Case(lambda a, b, y: _special("betaincinv")(a, b, y), 1.8, 2.6, 0.35, id="floats")]
 
     # ------------------------------------------------ loops (chainrule/loops.py) ---
     T["scan"] = [Case(lambda w, c, xs: _scan_sample(w, c, xs, False), 0.4, _r(3), _r(4, 3), id="forward"),
@@ -286,10 +318,8 @@ def _build_table():
     T["while"] = [Case(_while_sample, 0.4, _r(3), id="array"), Case(_while_sample, 0.3, 0.7, id="scalar")]
 
     # ------------------------------------------------ Fourier transforms (ops/fft) ---
-    # complex results enter the harness as their real and imaginary parts; complex inputs
-    # are built from two real ones
-    def parts(z):
-        return cnp.real(z), cnp.imag(z)
+    # complex results enter the harness as their real and imaginary parts (parts, below);
+    # complex inputs are built from two real ones
     T["fft"] = [Case(lambda x, y: parts(_b("fft", axes=(0,), inverse=False, norm="backward")(x + 1j * y)),
                      _r(5), _r(5), id="1d-odd"),
                 Case(lambda x, y: parts(_b("fft", axes=(0, 1), inverse=True, norm="ortho")(x + 1j * y)),
@@ -324,6 +354,16 @@ def _while_sample(w, c):
     cond, _ = stage_body(lambda i, c_: [i < 3], ex)
     body, _ = stage_body(lambda w_, i, c_: [i + 1, 0.8 * c_ + w_ * cnp.sin(c_)], [example_value(w)] + ex)
     return while_bind([], [w], [0, c], cond, body)[1]
+
+
+def parts(z):
+    """A complex result as its real and imaginary parts (the harness compares real values)."""
+    return cnp.real(z), cnp.imag(z)
+
+
+def _eig_invariants(wv):
+    w, v = wv
+    return cnp.real(w), cnp.imag(w), cnp.real(v * cnp.conj(v))
 
 
 def _eigh_invariants(wv):

@@ -241,3 +241,91 @@ def test_bad_input_is_refused():
         cs.lfilter([1.0, 0.5], [1.0, 0.2], a, zi=np.zeros(3))
     with pytest.raises(ValueError, match="1-D"):
         cs.lfilter(np.ones((2, 2)), [1.0], a)
+
+
+# ---------------------------------------------------- savgol_filter, filtfilt, lfilter_zi
+
+SAVGOL = [(w, p, d) for w in (1, 2, 4, 5, 6, 7, 11) for p in range(min(w, 4)) for d in (0, 1, 3)]
+
+
+@pytest.mark.parametrize("mode", ["interp", "mirror", "nearest", "constant", "wrap"])
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_savgol_filter_matches_scipy(mode, axis):
+    x = RNG.normal(size=(3, 13))
+    x = x if axis == -1 else x.T.copy()
+    for w, p, d in SAVGOL:
+        want = ss.savgol_filter(x, w, p, d, 0.7, axis=axis, mode=mode, cval=0.4)
+        got = cs.savgol_filter(x, w, p, d, 0.7, axis=axis, mode=mode, cval=0.4)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=f"{w} {p} {d}")
+        np.testing.assert_allclose(cs.savgol_coeffs(w, p, d, 0.7), ss.savgol_coeffs(w, p, d, 0.7),
+                                   rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(cs.savgol_coeffs(7, 2, pos=1, use="dot"), ss.savgol_coeffs(7, 2, pos=1, use="dot"),
+                               atol=1e-13)
+
+
+FILTFILT = [(ss.butter(3, 0.3)), ([0.2, 0.3, 0.2], [1.0]), ([1.0, 0.4], [2.0, -0.6, 0.3])]
+
+
+@pytest.mark.parametrize("padtype,padlen", [("odd", None), ("even", None), ("constant", None), (None, None),
+                                            ("odd", 4), ("even", 0), ("constant", 11)])
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_filtfilt_and_lfilter_zi_match_scipy(padtype, padlen, axis):
+    x = RNG.normal(size=(3, 24))
+    x = x if axis == -1 else x.T.copy()
+    for b, a in FILTFILT:
+        np.testing.assert_allclose(cs.lfilter_zi(b, a), ss.lfilter_zi(b, a), rtol=1e-12, atol=1e-13)
+        want = ss.filtfilt(b, a, x, axis=axis, padtype=padtype, padlen=padlen)
+        got = cs.filtfilt(b, a, x, axis=axis, padtype=padtype, padlen=padlen)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_savgol_and_filtfilt_derivatives():
+    x = RNG.normal(size=15)
+    b, a = np.array([0.3, 0.2]), np.array([1.0, -0.5, 0.2])
+    fns = [lambda x: cs.savgol_filter(x, 5, 2, 1, 0.5),
+           lambda x: cs.savgol_filter(x, 6, 3, mode="mirror"),
+           lambda x: cs.savgol_filter(x, 4, 1, mode="wrap"),
+           lambda x: cs.savgol_filter(x, 5, 2, mode="constant", cval=0.5),
+           lambda x: cs.filtfilt(b, a, x),
+           lambda x: cs.filtfilt(b, a, x, padtype="even", padlen=5)]
+    for f in fns:
+        rev = cr.jacrev(f)(x)
+        np.testing.assert_allclose(rev, fd_jac(f, x), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(cr.jacfwd(f)(x), rev, rtol=1e-12, atol=1e-13)
+        jf = cr.jit(cr.jacrev(f))
+        jf(x)
+        np.testing.assert_allclose(jf(x), rev, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(cr.jit(f)(x), f(x), rtol=1e-13, atol=1e-14)
+    # linear in x: the Jacobian of savgol_filter is its filter matrix, equal to SciPy's applied to e_i
+    J = cr.jacfwd(lambda x: cs.savgol_filter(x, 7, 3, mode="interp"))(x)
+    np.testing.assert_allclose(J, ss.savgol_filter(np.eye(15), 7, 3, axis=0), rtol=1e-12, atol=1e-13)
+    # filtfilt is differentiable in the coefficients too (through lfilter_zi and lfilter)
+    for i, v in ((0, b), (1, a)):
+        def g(w, i=i):
+            return cs.filtfilt(*[w if j == i else u for j, u in enumerate((b, a))], x)
+        np.testing.assert_allclose(cr.jacrev(g)(v), fd_jac(g, v), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(cr.jacfwd(g)(v), cr.jacrev(g)(v), rtol=1e-11, atol=1e-12)
+    zi = lambda a: cs.lfilter_zi(b, a)
+    np.testing.assert_allclose(cr.jacrev(zi)(a), fd_jac(zi, a), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(cr.vmap(lambda x: cs.filtfilt(b, a, x))(np.stack([x, 2 * x])),
+                               np.stack([ss.filtfilt(b, a, x), ss.filtfilt(b, a, 2 * x)]), rtol=1e-12, atol=1e-12)
+
+
+def test_savgol_filtfilt_bad_input_is_refused():
+    x = RNG.normal(size=8)
+    with pytest.raises(ValueError, match="mode"):
+        cs.savgol_filter(x, 5, 2, mode="reflect")
+    with pytest.raises(ValueError, match="polyorder"):
+        cs.savgol_filter(x, 5, 5)
+    with pytest.raises(ValueError, match="window_length must be less than or equal"):
+        cs.savgol_filter(x, 9, 2)
+    with pytest.raises(TypeError, match="window_length"):
+        cs.savgol_filter(x, 5.0, 2)
+    with pytest.raises(NotImplementedError, match="gust"):
+        cs.filtfilt([1.0, 0.5], [1.0, 0.2], x, method="gust")
+    with pytest.raises(NotImplementedError, match="irlen"):
+        cs.filtfilt([1.0, 0.5], [1.0, 0.2], x, irlen=5)
+    with pytest.raises(ValueError, match="padtype"):
+        cs.filtfilt([1.0, 0.5], [1.0, 0.2], x, padtype="zero")
+    with pytest.raises(ValueError, match="greater than padlen"):
+        cs.filtfilt([1.0, 0.5], [1.0, 0.2], x[:6])       # the default padlen is 3 * 2 = 6

@@ -7,6 +7,8 @@ method `chainrule.numpy.fft.rfftn`/`irfftn` (or the complex transforms), so both
 differentiable in both inputs and trace under `jit` and `vmap`.  `lfilter` with a
 denominator runs the direct form II transposed recurrence as one `chainrule.scan` over
 time (differentiable in b, a, x and zi); an FIR filter (len(a) == 1, no zi) is a gather.
+`lfilter_zi`, `filtfilt` (method 'pad') and `savgol_coeffs`/`savgol_filter` are composed
+from these (pad, gather, matmul, lfilter).
 """
 from __future__ import annotations
 
@@ -326,3 +328,182 @@ def _fir(a):
     if isinstance(a, _np.ndarray):
         return bool(_np.all(a[1:] == 0))
     return False
+
+
+# ------------------------------------------------------ zero-phase filtering ---
+
+__all__ += ["lfilter_zi", "filtfilt", "savgol_coeffs", "savgol_filter"]
+
+
+def lfilter_zi(b, a):
+    """`scipy.signal.lfilter_zi`: the state of `lfilter` (direct form II transposed) in the
+    steady state of a unit step, zi[i] = sum_{j > i} (b[j] - a[j] y) with y = sum(b) / sum(a)
+    (coefficients divided by a[0]); differentiable in b and a."""
+    b, a = _coefficients(b, "b"), _coefficients(a, "a")
+    if bool(cnp.equal(cnp.stop_gradient(a[0]), 0)):
+        raise ValueError("lfilter_zi: the leading denominator coefficient a[0] must not be zero")
+    dt = _np.result_type(dtype_of(b), dtype_of(a), _np.float64)
+    b, a = cnp.astype(b, dt), cnp.astype(a, dt)
+    K = max(shape_of(a)[0], shape_of(b)[0])
+    b = cnp.pad(b, [(0, K - shape_of(b)[0])]) / a[0]
+    a = cnp.pad(a, [(0, K - shape_of(a)[0])]) / a[0]
+    if K == 1:
+        return _np.zeros(0, dt)
+    y = cnp.sum(b) / cnp.sum(a)
+    terms = (b - a * y)[1:]
+    return cnp.flip(cnp.cumsum(cnp.flip(terms, 0)), 0)
+
+
+def _take(x, start, stop, axis, step=1):
+    idx = [slice(None)] * cnp.ndim(x)
+    idx[axis] = slice(start, stop, step)
+    return x[tuple(idx)]
+
+
+def _extend(x, n, padtype, axis):
+    """SciPy's odd, even and constant extensions of x by n samples at both ends of `axis`."""
+    if n == 0:
+        return x
+    first, last = _take(x, 0, 1, axis), _take(x, -1, None, axis)
+    if padtype == "constant":
+        shape = list(shape_of(x))
+        shape[axis] = n
+        ones = _np.ones(shape)
+        left, right = first * ones, last * ones
+    else:
+        left = cnp.flip(_take(x, 1, n + 1, axis), axis)
+        right = cnp.flip(_take(x, -n - 1, -1, axis), axis)
+        if padtype == "odd":
+            left, right = 2.0 * first - left, 2.0 * last - right
+    return cnp.concatenate([left, x, right], axis=axis)
+
+
+def filtfilt(b, a, x, axis=-1, padtype="odd", padlen=None, method="pad", irlen=None):
+    """`scipy.signal.filtfilt` (method='pad'): `lfilter` forward, then backward, from the
+    steady state `lfilter_zi` scaled by the first sample of each pass, on x extended by
+    `padlen` samples (default 3 max(len(a), len(b))) of type `padtype` ('odd', 'even',
+    'constant' or None); zero phase, the filter's gain squared."""
+    if method != "pad":
+        raise NotImplementedError(f"filtfilt: method={method!r} is not implemented (only method='pad'; "
+                                  "Gustafsson's method 'gust' is not)")
+    if irlen is not None:
+        raise NotImplementedError("filtfilt: irlen applies to method='gust', which is not implemented")
+    if padtype not in ("odd", "even", "constant", None):
+        raise ValueError(f"filtfilt: unknown value {padtype!r} given to padtype; padtype must be "
+                         "'odd', 'even', 'constant', or None")
+    b, a = _coefficients(b, "b"), _coefficients(a, "a")
+    x = _array(x)
+    nd = cnp.ndim(x)
+    if nd == 0:
+        raise ValueError("filtfilt: x must be at least 1-dimensional")
+    if not -nd <= axis < nd:
+        raise ValueError(f"filtfilt: axis {axis} is out of bounds for x of dimension {nd}")
+    axis %= nd
+    ntaps = max(shape_of(a)[0], shape_of(b)[0])
+    edge = 0 if padtype is None else (3 * ntaps if padlen is None else int(padlen))
+    if edge < 0:
+        raise ValueError(f"filtfilt: padlen must be non-negative, got {padlen}")
+    if shape_of(x)[axis] <= edge:
+        raise ValueError(f"filtfilt: the length of the input vector x must be greater than padlen, "
+                         f"which is {edge}")
+    ext = _extend(x, edge, padtype, axis)
+    zi = lfilter_zi(b, a)
+    shape = [1] * nd
+    shape[axis] = ntaps - 1
+    zi = cnp.reshape(zi, tuple(shape))
+    y, _ = lfilter(b, a, ext, axis=axis, zi=zi * _take(ext, 0, 1, axis))
+    y, _ = lfilter(b, a, cnp.flip(y, axis), axis=axis, zi=zi * _take(y, -1, None, axis))
+    y = cnp.flip(y, axis)
+    n = shape_of(y)[axis]
+    return _take(y, edge, n - edge, axis) if edge else y
+
+
+_SAVGOL_MODES = {"mirror": "reflect", "nearest": "edge", "wrap": "wrap", "constant": "constant",
+                 "interp": None}
+
+
+def _savgol_check(window_length, polyorder, deriv):
+    for name, v in (("window_length", window_length), ("polyorder", polyorder), ("deriv", deriv)):
+        if not isinstance(v, (int, _np.integer)) or isinstance(v, bool):
+            raise TypeError(f"savgol: {name} must be an integer, got {v!r}")
+    if window_length < 1:
+        raise ValueError(f"savgol: window_length must be positive, got {window_length}")
+    if polyorder < 0 or polyorder >= window_length:
+        raise ValueError(f"savgol: polyorder must be less than window_length "
+                         f"(got polyorder={polyorder}, window_length={window_length})")
+    if deriv < 0:
+        raise ValueError(f"savgol: deriv must be non-negative, got {deriv}")
+
+
+def _fit_matrix(t, polyorder, deriv, delta, at):
+    """The matrix M with M @ samples = the deriv-th derivative, at the points `at`, of the
+    least-squares polynomial of degree polyorder through (t, samples), divided by delta^deriv."""
+    scale = max(float(_np.max(_np.abs(t))), 1.0)
+    V = _np.vander(t / scale, polyorder + 1, increasing=True)
+    pinv = _np.linalg.pinv(V)                                      # (polyorder + 1, len(t))
+    j = _np.arange(polyorder + 1)
+    fall = _np.ones(polyorder + 1)
+    for m in range(deriv):
+        fall = fall * (j - m)
+    powers = _np.clip(j - deriv, 0, None)
+    D = _np.where(j >= deriv, fall, 0.0) * (_np.asarray(at, float)[:, None] / scale) ** powers
+    return (D @ pinv) / (scale ** deriv * float(delta) ** deriv)
+
+
+def savgol_coeffs(window_length, polyorder, deriv=0, delta=1.0, pos=None, use="conv"):
+    """`scipy.signal.savgol_coeffs`: the filter that evaluates the least-squares polynomial
+    (or its deriv-th derivative) of each window at position pos (default its middle)."""
+    _savgol_check(window_length, polyorder, deriv)
+    if use not in ("conv", "dot"):
+        raise ValueError(f"savgol_coeffs: use must be 'conv' or 'dot', got {use!r}")
+    if pos is None:
+        pos = window_length // 2 if window_length % 2 else window_length / 2 - 0.5
+    if not 0 <= pos < window_length:
+        raise ValueError("savgol_coeffs: pos must be nonnegative and less than window_length")
+    t = _np.arange(window_length) - float(pos)
+    h = _fit_matrix(t, polyorder, deriv, delta, [0.0])[0] if deriv <= polyorder else _np.zeros(window_length)
+    return h[::-1] if use == "conv" else h
+
+
+def savgol_filter(x, window_length, polyorder, deriv=0, delta=1.0, axis=-1, mode="interp", cval=0.0):
+    """`scipy.signal.savgol_filter`: a Savitzky-Golay filter along `axis`, linear in x: one
+    gather of windows and a matmul, the edges by `mode` ('mirror', 'nearest', 'wrap',
+    'constant' with `cval`, or 'interp': the polynomial fitted to the first / last window)."""
+    if mode not in _SAVGOL_MODES:
+        raise ValueError(f"savgol_filter: mode must be 'mirror', 'constant', 'nearest', 'wrap' or "
+                         f"'interp', got {mode!r}")
+    _savgol_check(window_length, polyorder, deriv)
+    x = _array(x)
+    if dtype_of(x).kind not in "f":
+        x = cnp.astype(x, _np.float64)
+    nd = cnp.ndim(x)
+    if nd == 0:
+        raise ValueError("savgol_filter: x must be at least 1-dimensional")
+    if not -nd <= axis < nd:
+        raise ValueError(f"savgol_filter: axis {axis} is out of bounds for x of dimension {nd}")
+    xl = cnp.moveaxis(x, axis, -1)
+    n, w = shape_of(xl)[-1], window_length
+    if mode == "interp" and w > n:
+        raise ValueError("savgol_filter: if mode is 'interp', window_length must be less than or "
+                         f"equal to the size of x (got window_length={w}, size {n})")
+    h = savgol_coeffs(w, polyorder, deriv, delta, use="dot")
+    left = (w - 1) // 2                                 # samples before the output point
+    widths = [(0, 0)] * (nd - 1) + [(left, w - 1 - left)]
+    if mode in ("interp", "constant"):
+        xp = cnp.pad(xl, widths, constant_values=cval if mode == "constant" else 0.0)
+    else:
+        xp = cnp.pad(xl, widths, mode=_SAVGOL_MODES[mode])
+    idx = _np.arange(n)[:, None] + _np.arange(w)[None, :]
+    y = cnp.matmul(xp[..., idx], h)
+    if mode == "interp":
+        half = w // 2
+        t = _np.arange(w, dtype=float)
+        if deriv > polyorder:
+            m_left = m_right = _np.zeros((half, w))
+        else:
+            m_left = _fit_matrix(t, polyorder, deriv, delta, t[:half])
+            m_right = _fit_matrix(t, polyorder, deriv, delta, t[w - half:])
+        y_left = cnp.matmul(xl[..., :w], m_left.T)
+        y_right = cnp.matmul(xl[..., n - w:], m_right.T)
+        y = cnp.concatenate([y_left, y[..., half:n - half], y_right], axis=-1)
+    return cnp.moveaxis(y, -1, axis)

@@ -1,7 +1,9 @@
 """`chainrule.scipy.special`: differentiable special functions with SciPy's signatures.
 
-erf, erfc, erfinv, gammaln, digamma (psi) and polygamma are primitives
-(`chainrule.ops.special`); the rest are composed from chainrule operations,
+erf, erfc, erfinv, gammaln, digamma (psi), polygamma, the incomplete gamma and beta
+functions gammainc, gammaincc, betainc, betaincc and their inverses gammaincinv, gammainccinv,
+betaincinv are primitives (`chainrule.ops.special`; differentiable in every argument,
+the shape parameters included); the rest are composed from chainrule operations,
 written to be numerically stable and to keep their gradients finite.
 """
 from __future__ import annotations
@@ -16,11 +18,13 @@ from ..ops import elementwise as _E, reductions as _R, shape as _S
 
 __all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "psi", "polygamma", "gamma", "betaln",
            "logsumexp", "expit", "logit", "xlogy", "xlog1py", "softmax", "log_softmax", "ndtr",
-           "log_ndtr"]
+           "log_ndtr", "gammainc", "gammaincc", "betainc", "betaincc", "gammaincinv", "gammainccinv", "betaincinv"]
 
 erf, erfc, erfinv = _P.erf, _P.erfc, _P.erfinv
 gammaln, digamma, polygamma = _P.gammaln, _P.digamma, _P.polygamma
 psi = digamma
+gammainc, gammaincc, betainc, betaincc = _P.gammainc, _P.gammaincc, _P.betainc, _P.betaincc
+gammaincinv, gammainccinv, betaincinv = _P.gammaincinv, _P.gammainccinv, _P.betaincinv
 
 
 def _arr(x):

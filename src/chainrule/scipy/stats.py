@@ -117,6 +117,17 @@ def _xlog1py(x, y):
     return _where(ok, _sp.xlog1py(x, _inside(ok, y, 0.0)), _log_edge(x))
 
 
+def _log_prob(p_fn, complement_fn):
+    """log p from p = p_fn(...) and 1 - p = complement_fn(...): log1p(-(1 - p)) where p > 1/2
+    (log p would lose the relative accuracy of a small 1 - p), log p elsewhere."""
+    @_quiet
+    def f(*args, **kwargs):
+        p, c = p_fn(*args, **kwargs), complement_fn(*args, **kwargs)
+        big = p > 0.5
+        return _where(big, cnp.log1p(-_where(big, c, 0.0)), cnp.log(_where(big, 0.5, p)))
+    return f
+
+
 def _softplus(x):
     return cnp.logaddexp(x, 0.0)
 
@@ -193,8 +204,62 @@ def _t_logpdf(x, df, loc=0, scale=1):
     return _nan_unless(_and(ok, df_ok), out)
 
 
+def _t_standard_cdf(z, df):
+    """P(T <= z) from the incomplete beta function (DLMF 8.17.6 with the t density):
+    0.5 I_{df/(df+z^2)}(df/2, 1/2) in the tails, 0.5 + 0.5 sign(z) I_{z^2/(df+z^2)}(1/2, df/2)
+    near 0 (each argument far from 1, where I would lose digits)."""
+    z2 = z * z
+    near = z2 < df
+    zn, zt = _inside(near, z2, 0.0), _inside(near, df, z2)
+    tail = 0.5 * _sp.betainc(0.5 * df, 0.5, df / (df + zt))
+    middle = 0.5 * _sp.betainc(0.5, 0.5 * df, zn / (df + zn))
+    lower = z < 0
+    return _where(near, _where(lower, 0.5 - middle, 0.5 + middle), _where(lower, tail, 1.0 - tail))
+
+
+def _t_fn(sign):
+    @_quiet
+    def f(x, df, loc=0, scale=1):
+        z, _, ok = _standardize(x, loc, scale)
+        df, df_ok = _positive(df)
+        return _nan_unless(_and(ok, df_ok), _t_standard_cdf(sign * z, df))
+    return f
+
+
+def _t_standard_ppf(q, df):
+    """The inverse of `_t_standard_cdf`, from betaincinv on the same two branches."""
+    q, ok = _probability(q)
+    df, df_ok = _positive(df)
+    tail = 2.0 * _where(q < 0.5, q, 1.0 - q)         # P(|T| > |z|), 1 - q exact for q >= 1/2
+    near = tail > 0.5
+    tn, tt = _inside(near, tail, 0.75), _inside(near, 0.25, tail)
+    u = _sp.betaincinv(0.5, 0.5 * df, 1.0 - tn)      # z^2 / (df + z^2)
+    w = _sp.betaincinv(0.5 * df, 0.5, tt)            # df / (df + z^2)
+    # far tail: I_w(df/2, 1/2) = w^(df/2) / ((df/2) B(df/2, 1/2)) (1 + O(w)) (DLMF 8.17.8), solved
+    # for log w, where w itself would underflow
+    log_w = (2.0 / df) * (cnp.log(tt) + cnp.log(0.5 * df) + _sp.betaln(0.5 * df, 0.5))
+    far = log_w < -600.0
+    ws = _inside(far, 0.5, w)
+    tail_mag = _where(far, cnp.sqrt(df) * cnp.exp(-0.5 * _inside(far, log_w, 0.0)),
+                      cnp.sqrt(df * (1.0 - ws) / ws))
+    mag = _where(near, cnp.sqrt(df * u / (1.0 - u)), tail_mag)
+    return _nan_unless(_and(ok, df_ok), _where(q < 0.5, -mag, mag))
+
+
+def _t_quantile(sign):
+    @_quiet
+    def f(q, df, loc=0, scale=1):
+        loc, scale = _arr(loc), _arr(scale)
+        ok = scale > 0
+        return _nan_unless(ok, loc + _where(ok, scale, 1.0) * (sign * _t_standard_ppf(_arr(q), df)))
+    return f
+
+
+_t_cdf, _t_sf = _t_fn(1.0), _t_fn(-1.0)
 t = _Distribution("t", "Student's t distribution with df degrees of freedom.",
-                  logpdf=_t_logpdf, pdf=_exp_of(_t_logpdf))
+                  logpdf=_t_logpdf, pdf=_exp_of(_t_logpdf), cdf=_t_cdf, sf=_t_sf,
+                  logcdf=_log_prob(_t_cdf, _t_sf), logsf=_log_prob(_t_sf, _t_cdf),
+                  ppf=_t_quantile(1.0), isf=_t_quantile(-1.0))
 
 
 # ---------------------------------------------------------------- cauchy ---
@@ -377,8 +442,42 @@ def _gamma_logpdf(x, a, loc=0, scale=1):
     return _nan_unless(_and(ok, a_ok), _where(inside, out, -_INF))
 
 
-gamma = _Distribution("gamma", "The gamma distribution with shape a (rate 1 / scale).",
-                      logpdf=_gamma_logpdf, pdf=_exp_of(_gamma_logpdf))
+def _gamma_fn(fn, below):
+    """fn(a, z) for z > 0 (gammainc, gammaincc, their logs), `below` for z <= 0."""
+    @_quiet
+    def f(x, a, loc=0, scale=1):
+        z, _, ok = _standardize(x, loc, scale)
+        a, a_ok = _positive(a)
+        inside = z > 0
+        return _nan_unless(_and(ok, a_ok), _where(inside, fn(a, _inside(inside, z, 1.0)), below))
+    return f
+
+
+def _gamma_quantile(inverse):
+    @_quiet
+    def f(q, a, loc=0, scale=1):
+        q, q_ok = _probability(q)
+        a, a_ok = _positive(a)
+        loc, scale = _arr(loc), _arr(scale)
+        ok = _and(q_ok, a_ok, scale > 0)
+        return _nan_unless(ok, loc + _where(scale > 0, scale, 1.0) * inverse(a, q))
+    return f
+
+
+_gamma_cdf, _gamma_sf = _gamma_fn(_sp.gammainc, 0.0), _gamma_fn(_sp.gammaincc, 1.0)
+gamma = _Distribution(
+    "gamma", "The gamma distribution with shape a (rate 1 / scale).",
+    logpdf=_gamma_logpdf, pdf=_exp_of(_gamma_logpdf), cdf=_gamma_cdf, sf=_gamma_sf,
+    logcdf=_log_prob(_gamma_cdf, _gamma_sf), logsf=_log_prob(_gamma_sf, _gamma_cdf),
+    ppf=_gamma_quantile(_sp.gammaincinv), isf=_gamma_quantile(_sp.gammainccinv))
+
+
+def _as_chi2(fn):
+    """chi2(df) is gamma(df / 2) with scale 2: fn(x, df, loc, scale) = gamma's fn."""
+    @_quiet
+    def f(x, df, loc=0, scale=1):
+        return fn(x, 0.5 * _arr(df), loc, 2.0 * _arr(scale))
+    return f
 
 
 @_quiet
@@ -388,7 +487,8 @@ def _chi2_logpdf(x, df, loc=0, scale=1):
 
 
 chi2 = _Distribution("chi2", "The chi-squared distribution with df degrees of freedom.",
-                     logpdf=_chi2_logpdf, pdf=_exp_of(_chi2_logpdf))
+                     logpdf=_chi2_logpdf, pdf=_exp_of(_chi2_logpdf),
+                     **{n: _as_chi2(getattr(gamma, n)) for n in ("cdf", "sf", "logcdf", "logsf", "ppf", "isf")})
 
 
 @_quiet
@@ -402,8 +502,46 @@ def _beta_logpdf(x, a, b, loc=0, scale=1):
     return _nan_unless(_and(ok, a_ok, b_ok), _where(inside, out, -_INF))
 
 
-beta = _Distribution("beta", "The beta distribution on [loc, loc + scale].",
-                     logpdf=_beta_logpdf, pdf=_exp_of(_beta_logpdf))
+def _beta_fn(fn, below, above):
+    """fn(a, b, z) for z in (0, 1), `below` for z <= 0 and `above` for z >= 1."""
+    @_quiet
+    def f(x, a, b, loc=0, scale=1):
+        z, _, ok = _standardize(x, loc, scale)
+        a, a_ok = _positive(a)
+        b, b_ok = _positive(b)
+        inside = _and(z > 0, z < 1)
+        out = _where(inside, fn(a, b, _inside(inside, z, 0.5)), _where(z <= 0, below, above))
+        return _nan_unless(_and(ok, a_ok, b_ok), out)
+    return f
+
+
+def _beta_isf_standard(a, b, q):
+    """x with P(X > x) = q: betaincinv(a, b, 1 - q) where 1 - q is exact (q >= 1/2), else
+    1 - betaincinv(b, a, q) (the upper tail of X is the lower tail of 1 - X)."""
+    upper = q >= 0.5
+    return _where(upper, _sp.betaincinv(a, b, 1.0 - _inside(upper, q, 0.75)),
+                  1.0 - _sp.betaincinv(b, a, _inside(upper, 0.25, q)))
+
+
+def _beta_quantile(inverse):
+    @_quiet
+    def f(q, a, b, loc=0, scale=1):
+        q, q_ok = _probability(q)
+        a, a_ok = _positive(a)
+        b, b_ok = _positive(b)
+        loc, scale = _arr(loc), _arr(scale)
+        ok = _and(q_ok, a_ok, b_ok, scale > 0)
+        return _nan_unless(ok, loc + _where(scale > 0, scale, 1.0) * inverse(a, b, q))
+    return f
+
+
+_beta_cdf = _beta_fn(_sp.betainc, 0.0, 1.0)
+_beta_sf = _beta_fn(_sp.betaincc, 1.0, 0.0)
+beta = _Distribution(
+    "beta", "The beta distribution on [loc, loc + scale].",
+    logpdf=_beta_logpdf, pdf=_exp_of(_beta_logpdf), cdf=_beta_cdf, sf=_beta_sf,
+    logcdf=_log_prob(_beta_cdf, _beta_sf), logsf=_log_prob(_beta_sf, _beta_cdf),
+    ppf=_beta_quantile(_sp.betaincinv), isf=_beta_quantile(_beta_isf_standard))
 
 
 # --------------------------------------------------------------- uniform ---
@@ -450,8 +588,25 @@ def _poisson_logpmf(k, mu, loc=0):
     return _nan_unless(mu_ok, _where(inside, out, -_INF))
 
 
+def _poisson_fn(fn, below):
+    """P(K <= k) = Q(floor(k) + 1, mu) (DLMF 8.4.10) and P(K > k) = P(floor(k) + 1, mu) for
+    k >= 0, `below` for k < 0; differentiable in mu (k is a count)."""
+    @_quiet
+    def f(k, mu, loc=0):
+        k = cnp.floor(_arr(k) - _arr(loc))
+        mu = _arr(mu)
+        mu_ok = mu >= 0
+        inside = k >= 0
+        m = _where(mu_ok, mu, 1.0)
+        return _nan_unless(mu_ok, _where(inside, fn(_inside(inside, k, 0.0) + 1.0, m), below))
+    return f
+
+
+_poisson_cdf, _poisson_sf = _poisson_fn(_sp.gammaincc, 0.0), _poisson_fn(_sp.gammainc, 1.0)
 poisson = _Distribution("poisson", "The Poisson distribution with mean mu.",
-                        logpmf=_poisson_logpmf, pmf=_exp_of(_poisson_logpmf))
+                        logpmf=_poisson_logpmf, pmf=_exp_of(_poisson_logpmf),
+                        cdf=_poisson_cdf, sf=_poisson_sf,
+                        logcdf=_log_prob(_poisson_cdf, _poisson_sf), logsf=_log_prob(_poisson_sf, _poisson_cdf))
 
 
 @_quiet
