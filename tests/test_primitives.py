@@ -316,6 +316,8 @@ def _build_table():
                  Case(lambda w, c, xs: _scan_sample(w, c, xs, True), 0.4, _r(3), _r(4, 3), id="reverse"),
                  Case(lambda w, c, xs: _scan_sample(w, c, xs, False), 0.3, 0.5, _r(5), id="scalar")]
     T["while"] = [Case(_while_sample, 0.4, _r(3), id="array"), Case(_while_sample, 0.3, 0.7, id="scalar")]
+    T["custom_call"] = [Case(_custom_call_sample, _r(3), _r(3), id="pair"),
+                        Case(_custom_call_sample, 0.3, -0.4, id="scalars")]
 
     # ------------------------------------------------ Fourier transforms (ops/fft) ---
     # complex results enter the harness as their real and imaginary parts (parts, below);
@@ -354,6 +356,22 @@ def _while_sample(w, c):
     cond, _ = stage_body(lambda i, c_: [i < 3], ex)
     body, _ = stage_body(lambda w_, i, c_: [i + 1, 0.8 * c_ + w_ * cnp.sin(c_)], [example_value(w)] + ex)
     return while_bind([], [w], [0, c], cond, body)[1]
+
+
+@cr.custom_jvp
+def _softplus_sum(x, y):
+    """log(1 + e^x) + x y, with its (exact) rule written by hand."""
+    return cnp.logaddexp(0.0, x) + x * y
+
+
+_softplus_sum.defjvp(lambda p, t: (_softplus_sum(*p), (1 / (1 + cnp.exp(-p[0])) + p[1]) * t[0] + p[0] * t[1]))
+
+
+def _custom_call_sample(x, y):
+    """custom_call_p bound directly (as a loop body stages a custom_jvp call)."""
+    from chainrule.custom_call import custom_call_p, _OutTree
+    from chainrule.tree_util import tree_flatten
+    return custom_call_p.bind(x, y, custom=_softplus_sum, in_tree=tree_flatten([x, y])[1], out_tree=_OutTree())[0]
 
 
 def parts(z):

@@ -34,10 +34,9 @@ from .ir.program import Var, Const, Program, Eqn
 from .ir.optimize import optimize
 from .ir.partial_eval import partial_eval, SHARED, KNOWN, LATER
 from .interpreters.staging import StagingTrace, StagingTracer, NotStageable, eval_program
-from .interpreters.jvp import JVPTrace, JVPTracer
-from .interpreters.vjp import VJPTrace, backward
-from .interpreters.batching import BatchTrace, BatchTracer
-from .interpreters.taylor import JetTrace, JetTracer
+from .interpreters.batching import BatchTracer
+from .custom_call import stage_custom
+from .interpreters.programs import jvp_program, vjp_program, vmap_program, jet_program, _expand, _to_front
 from .ops import shape as S, reductions as R, elementwise as E, linalg as L
 from .compile import codegen, loop_kernel, array_kernel
 
@@ -81,6 +80,11 @@ class BodyTrace(StagingTrace):
 
     def read(self, tracer, kind, value):
         raise BodyReadsValue
+
+    def process_custom_jvp(self, custom, args):     # one custom_call equation: its rule is kept
+        return stage_custom(self, custom, args)
+
+    process_custom_vjp = process_custom_jvp
 
 
 def stage_body(fn, examples):
@@ -168,12 +172,6 @@ def _pick(seq, mask):
     return [x for x, m in zip(seq, mask) if m]
 
 
-def _expand(it, mask):
-    """One value from iterator `it` where mask is set, None elsewhere."""
-    it = iter(it)
-    return [next(it) if m else None for m in mask]
-
-
 def flows(prog, marked, through_nondiff=False):
     """Which outputs of `prog` depend on the inputs marked True (a conservative dataflow:
     a nested loop's outputs all depend on any marked input)."""
@@ -197,81 +195,6 @@ def _carry_fixpoint(step, start):
         if new == marks:
             return marks
         marks = new
-
-
-# ------------------------------------------- one program under a transformation ---
-
-def _owned(o, trace):
-    return isinstance(o, Tracer) and o._trace is trace
-
-
-def jvp_program(prog, primals, tangents):
-    """(outputs, output tangents) of `prog`; None is a zero tangent."""
-    with new_level() as level:
-        trace = JVPTrace(level)
-        ins = [x if t is None else JVPTracer(trace, x, t) for x, t in zip(primals, tangents)]
-        try:
-            outs = eval_program(prog, ins)
-        finally:
-            trace.done = True
-    return ([o.primal if _owned(o, trace) else o for o in outs],
-            [o.tangent if _owned(o, trace) else None for o in outs])
-
-
-def vjp_program(prog, primals, wanted, cts, with_outputs=False):
-    """Cotangents of the inputs marked in `wanted` (None elsewhere and for zeros), pulled
-    back from output cotangents `cts` (None: zero); with_outputs: (outputs, cotangents)."""
-    with new_level() as level:
-        trace = VJPTrace(level)
-        ins = [trace.new_input(x) if w else x for x, w in zip(primals, wanted)]
-        try:
-            outs = eval_program(prog, ins)
-        finally:
-            trace.done = True
-    seeds = [(o.idx, c) for o, c in zip(outs, cts) if c is not None and _owned(o, trace)]
-    idxs = [t.idx for t in ins if _owned(t, trace)]
-    got = backward(trace.tape, seeds, idxs) if seeds else [None] * len(idxs)
-    if with_outputs:
-        return [o.primal if _owned(o, trace) else o for o in outs], _expand(got, wanted)
-    return _expand(got, wanted)
-
-
-def vmap_program(prog, args, bdims, size):
-    """Outputs of `prog` over a batch, each moved to batch axis 0 (broadcast if unbatched)."""
-    with new_level() as level:
-        trace = BatchTrace(level, size)
-        ins = [x if d is None else BatchTracer(trace, x, d) for x, d in zip(args, bdims)]
-        try:
-            outs = eval_program(prog, ins)
-        finally:
-            trace.done = True
-    res = []
-    for o in outs:
-        if _owned(o, trace):
-            res.append(_to_front(o.primal, o.bdim))
-        else:
-            res.append(S.broadcast_to(o, (size,) + tuple(shape_of(o))))
-    return res
-
-
-def jet_program(prog, series, order):
-    """Output series ([x0, x1, ..., xK], None: zero) of `prog` for input series."""
-    with new_level() as level:
-        trace = JetTrace(level, order)
-        ins = [s[0] if all(t is None for t in s[1:]) else JetTracer(trace, s[0], list(s[1:]))
-               for s in series]
-        try:
-            outs = eval_program(prog, ins)
-        finally:
-            trace.done = True
-    return [[o.primal] + list(o.terms) if _owned(o, trace) else [o] + [None] * order for o in outs]
-
-
-def _to_front(x, d):
-    if d == 0:
-        return x
-    nd = len(shape_of(x))
-    return S.transpose(x, (d,) + tuple(i for i in range(nd) if i != d))
 
 
 def _move(x, src, dst):

@@ -29,7 +29,8 @@ from ..interpreters.staging import stage, Interpreter, NotStageable
 from ..ir.optimize import optimize
 from ..tree_util import tree_flatten, tree_unflatten, unregistered_hint
 from . import codegen, loop_kernel, scalar_llvm
-from .roll import roll
+from .roll import roll, has_loops
+from .segments import kernel_segments
 
 
 _MATH_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
@@ -298,6 +299,8 @@ class Jitted:
                 prog, out = stage(flat_fun, (dyn, kwargs), region_pass=_roll_loops)
             prog = _roll_loops(prog)
             prog = optimize(prog)
+            if has_loops(prog):          # the straight-line code around loops: kernels too
+                prog = kernel_segments(prog)
         return prog, out
 
     def __getstate__(self):

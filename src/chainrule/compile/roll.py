@@ -28,6 +28,7 @@ import numpy as np
 from ..ir.program import Var, Const, Eqn, Guard, Program
 from ..loops import scan_p
 from ..ops import shape as S
+from ..tree_util import PyTreeDef
 
 MIN_PROGRAM = 2000        # shorter programs stay straight-line (the native tiers run them best)
 MIN_REPS = 8              # copies a stretch needs before it is rolled
@@ -66,6 +67,8 @@ def _freeze(v):
         return ("id", id(v))
     if isinstance(v, (np.generic, np.dtype)):
         return (t, str(v), repr(v))
+    if t is PyTreeDef:                   # compared by structure
+        return (t, v)
     return ("id", id(v))                 # programs, functions: the same object only
 
 
@@ -91,11 +94,26 @@ def _operand_kind(a):
     if type(a) is Var:
         return (a.shape, a.dtype, a.pyscalar)
     v = a.value
-    return ("c", type(v), np.shape(v), getattr(v, "dtype", None))
+    return ("c", type(v), getattr(v, "shape", ()), getattr(v, "dtype", None))
+
+
+_PLAIN = (int, str, type(None))
+
+
+def _freeze_params(d):
+    """_freeze of a parameter dict, with a fast path for the common plain values (ints,
+    strings, int tuples: equal exactly when equal as Python values)."""
+    items = tuple(d.items())
+    for _, x in items:
+        t = type(x)
+        if t in _PLAIN or (t is tuple and all(type(i) is int for i in x)):
+            continue
+        return (dict, tuple([(k, _freeze(x)) for k, x in items]))
+    return items
 
 
 def _eqn_key(e):
-    return (e.prim, _freeze(e.params) if e.params else (), tuple(map(_operand_kind, e.invars)),
+    return (e.prim, _freeze_params(e.params) if e.params else (), tuple(map(_operand_kind, e.invars)),
             tuple([(o.shape, o.dtype, o.pyscalar) for o in e.outvars]))
 
 

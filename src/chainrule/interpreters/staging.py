@@ -95,6 +95,8 @@ class StagingTrace(Trace):
 
     __slots__ = ("eqns", "guards", "n_vars", "consts", "region_pass")
     tracer_type = StagingTracer
+    stage_custom = None        # custom_call.stage_custom: how a loop body or region records
+    #                            a custom_jvp/custom_vjp call (jit's own programs inline them)
 
     def __init__(self, level, region_pass=None):
         super().__init__(level)
@@ -256,9 +258,9 @@ def _replay(x, g):
 # loop, one copy per iteration, and only then roll them.  Instead, reverse mode under jit
 # first stages the function alone (a *region*), lets jit's pass roll its loops, and then
 # differentiates the rolled program: the reverse pass of a rolled loop is one scan, never
-# unrolled.  A region whose function needs the reverse-mode tracer itself (a custom_vjp
-# or custom_jvp rule) or meets a tracer of another transformation is abandoned, and the
-# function runs under reverse mode as it is.
+# unrolled.  A custom_jvp/custom_vjp call is one `custom_call` equation of the region (its
+# rule, not its body, is differentiated).  A region that meets a tracer of another
+# transformation is abandoned, and the function runs under reverse mode as it is.
 
 class _Abandon(Exception):
     """This region cannot be staged alone; differentiate the function directly."""
@@ -302,10 +304,11 @@ class RegionTrace(StagingTrace):
         return entry
 
     def process_custom_jvp(self, custom, args):
-        raise _Abandon
+        if self.stage_custom is None:
+            raise _Abandon
+        return self.stage_custom(self, custom, args)
 
-    def process_custom_vjp(self, custom, args):
-        raise _Abandon
+    process_custom_vjp = process_custom_jvp
 
 
 def stage_region(fun, leaves):
