@@ -30,10 +30,10 @@ import numpy as np
 
 from .core import Primitive, Tracer, new_level, shape_of, dtype_of
 from .rules import jvp_rules, vjp_rules, vjp_fwd_rules, batch_rules, taylor_rules, dce_rules
-from .ir.program import Var, Const, Program, Eqn
+from .ir.program import Var, Program, Eqn
 from .ir.optimize import optimize
 from .ir.partial_eval import partial_eval, SHARED, KNOWN, LATER
-from .interpreters.staging import StagingTrace, StagingTracer, NotStageable, eval_program
+from .interpreters.staging import StagingTrace, NotStageable, eval_program, output_vars
 from .interpreters.batching import BatchTracer
 from .custom_call import stage_custom
 from .interpreters.programs import jvp_program, vjp_program, vmap_program, jet_program, _expand, _to_front
@@ -97,17 +97,7 @@ def stage_body(fn, examples):
         trace = BodyTrace(level)
         try:
             ins = [trace.new_input(x) for x in examples]
-            outs = fn(*ins)
-            outvars = []
-            for o in outs:
-                if isinstance(o, StagingTracer) and o._trace is trace:
-                    outvars.append(o.ir_var)
-                elif isinstance(o, Tracer):
-                    if o._trace.level >= level:
-                        raise o._trace.leaked("output")
-                    outvars.append(trace.outer(o)[1])
-                else:
-                    outvars.append(Const(o))
+            outvars = output_vars(trace, fn(*ins))
         finally:
             trace.done = True
     consts = [a for a, _ in trace.captured]

@@ -311,6 +311,22 @@ class RegionTrace(StagingTrace):
     process_custom_vjp = process_custom_jvp
 
 
+def output_vars(trace, outs):
+    """The program operands of a staged function's outputs: its own variables, captured outer
+    tracers (trace.outer), constants; a tracer of a deeper, finished level has leaked."""
+    outvars = []
+    for o in outs:
+        if isinstance(o, StagingTracer) and o._trace is trace:
+            outvars.append(o.ir_var)
+        elif isinstance(o, Tracer):
+            if o._trace.level >= trace.level:
+                raise o._trace.leaked("output")
+            outvars.append(trace.outer(o)[1])
+        else:
+            outvars.append(Const(o))
+    return outvars
+
+
 def stage_region(fun, leaves):
     """``fun(leaves) -> pytree`` as a function of the same leaves that evaluates the
     region's program after the enclosing jit's `region_pass`; None when that does not
@@ -328,16 +344,7 @@ def stage_region(fun, leaves):
         try:
             ins = [trace.new_input(x.primal if isinstance(x, StagingTracer) else x) for x in leaves]
             out_leaves, out_tree = tree_flatten(fun(ins))
-            outvars = []
-            for o in out_leaves:
-                if isinstance(o, StagingTracer) and o._trace is trace:
-                    outvars.append(o.ir_var)
-                elif isinstance(o, Tracer):
-                    if o._trace.level >= level:
-                        raise o._trace.leaked("output")
-                    outvars.append(trace.outer(o)[1])
-                else:
-                    outvars.append(Const(o))
+            outvars = output_vars(trace, out_leaves)
         except _Abandon:
             return None
         finally:
