@@ -72,11 +72,40 @@ CASES = [
     ("linalg.diagonal", lambda x: np.linalg.diagonal(x, offset=1) * 3.0, T234),
     ("linalg.trace", lambda x: np.linalg.trace(x * x), T234),
     ("linalg.tensordot", lambda x: np.linalg.tensordot(x, np.cos(x), axes=1), M45[:, :4]),
+    # composed additions found missing by tools/supported_functions.py
+    ("concat", lambda x: np.concat([x, x[:1] * 2.0], axis=0), M45),
+    ("permute_dims", lambda x: np.permute_dims(x, (2, 0, 1)) * x[0, 0, 0], T234),
+    ("fmod", lambda x: np.fmod(x * 3.0, 0.7), V7),
+    ("fmod-y", lambda x: np.fmod(np.array([2.5, -2.5, 1.3, -0.4, 3.1, -3.1, 0.2]), 0.6 + x ** 2), V7),
+    ("heaviside", lambda x: np.heaviside(x - x.round(), x) * x, V7),
+    ("modf", lambda x: np.modf(x * 3.0)[0] + np.modf(x * 3.0)[1] * x, V7),
+    ("divmod", lambda x: np.divmod(x * 5.0, 1.3)[1] * np.divmod(x * 5.0, 1.3)[0], V7),
+    ("nanvar", lambda x: np.nanvar(x), VN),
+    ("nanvar-axis0-ddof", lambda x: np.nanvar(x, axis=0, ddof=1), MN),
+    ("nanstd-axis1-keepdims", lambda x: np.nanstd(x, axis=1, keepdims=True), MN),
+    ("nancumsum", lambda x: np.nancumsum(x), VN),
+    ("nancumprod-axis1", lambda x: np.nancumprod(x, axis=1), MN),
+    ("cumulative_sum", lambda x: np.cumulative_sum(x, axis=1, include_initial=True), M45),
+    ("cumulative_prod", lambda x: np.cumulative_prod(x), V7),
+    ("ediff1d", lambda x: np.ediff1d(x, to_end=x[:2] ** 2, to_begin=3.0), M45),
+    ("diagflat", lambda x: np.diagflat(x[:2, :2], k=1) * 2.0, M45),
+    ("dstack", lambda x: np.dstack([x, np.sin(x)]), M45),
+    ("polyadd", lambda x: np.polyadd(x[:3], x[3:]), V7),
+    ("polysub", lambda x: np.polysub(x[:2], x[2:] ** 2), V7),
+    ("polymul", lambda x: np.polymul(x[:3], x[3:]), V7),
+    ("polyder", lambda x: np.polyder(x, 2), V7),
+    ("polyint", lambda x: np.polyint(x[:4], 2, k=[x[4], 0.5]), V7),
+    ("vander", lambda x: np.vander(x[:4]), V7),
+    ("vander-N-increasing", lambda x: np.vander(x, 3, increasing=True), V7),
+    ("matvec", lambda x: np.matvec(x, x[:, 0]), T234),
+    ("vecmat", lambda x: np.vecmat(x[:, :, 0], x), T234),
+    ("unstack", lambda x: np.unstack(x, axis=1)[2] * np.unstack(x, axis=1)[0], M45),
+    ("angle", lambda x: np.angle(x * (1 + 2j) + 0.5) + np.angle(x, deg=True), V7),
 ]
 IDS = [c[0] for c in CASES]
 VMAP = {"nansum-axis0", "nanmax-axis0", "nanmean-axis1", "median-axis1", "quantile-list-axis1",
         "quantile-q-traced", "percentile", "cov", "corrcoef", "polyval-both", "rot90-k3-axes", "hsplit",
-        "fabs", "select"}
+        "fabs", "select", "fmod", "nanvar-axis0-ddof", "cumulative_sum", "polymul", "vander", "angle"}
 
 
 

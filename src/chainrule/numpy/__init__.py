@@ -935,5 +935,245 @@ def searchsorted(a, v, side="left", sorter=None):
     return sum(astype(cmp(stop_gradient(a), expand_dims(stop_gradient(v), -1)), _np.int64), axis=-1)
 
 
+
+# --------------------------------------- composed additions (NumPy 2 names and friends) ---
+acos, asin, atan, atan2 = arccos, arcsin, arctan, arctan2        # NumPy 2's array-API spellings
+acosh, asinh, atanh, pow = arccosh, arcsinh, arctanh, power  # noqa: A001
+
+
+def concat(arrays, /, *, axis=0):
+    """`numpy.concat` (the array-API name of concatenate)."""
+    return concatenate(arrays, axis=axis)
+
+
+def permute_dims(a, /, axes=None):
+    """`numpy.permute_dims` (the array-API name of transpose)."""
+    return transpose(a, axes)
+
+
+def fmod(x1, x2):
+    """`numpy.fmod`: C's remainder, with the sign of x1 (remainder has the sign of x2)."""
+    if not _traced(x1, x2):
+        return _np.fmod(x1, x2)
+    r = remainder(x1, x2)
+    off = logical_and(not_equal(r, 0), not_equal(less(r, 0), less(x1, 0)))
+    return where(off, r - x2, r)
+
+
+def heaviside(x1, x2):
+    """`numpy.heaviside`: 0 below zero, 1 above, x2 at zero (derivative only in x2, there)."""
+    if not _traced(x1, x2):
+        return _np.heaviside(x1, x2)
+    x1 = asarray(x1)
+    step = where(greater(x1, 0), 1.0, 0.0)
+    return where(equal(x1, 0), x2, where(isnan(x1), x1, step))
+
+
+def modf(x):
+    """`numpy.modf`: (fractional part, integral part), both with the sign of x."""
+    if not _traced(x):
+        return _np.modf(x)
+    t = trunc(x)
+    return x - t, t
+
+
+def divmod(x1, x2):  # noqa: A001
+    """`numpy.divmod`: (floor_divide(x1, x2), remainder(x1, x2))."""
+    if not _traced(x1, x2):
+        return _np.divmod(x1, x2)
+    return floor_divide(x1, x2), remainder(x1, x2)
+
+
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """`numpy.nanvar`: the variance of the non-nan entries (nan entries get zero derivative)."""
+    _no_out("nanvar", out)
+    if not _traced(a):
+        return _np.nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    m = isnan(a)
+    d = where(m, 0, a - nanmean(a, axis=axis, dtype=dtype, keepdims=True))
+    cnt = sum(astype(logical_not(m), _np.float64), axis=axis, keepdims=keepdims)
+    sq = real(d * conj(d)) if dtype_of(d).kind == "c" else d * d
+    return sum(sq, axis=axis, keepdims=keepdims) / (cnt - ddof)
+
+
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """`numpy.nanstd`: sqrt(nanvar)."""
+    _no_out("nanstd", out)
+    if not _traced(a):
+        return _np.nanstd(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    return sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def nancumsum(a, axis=None, dtype=None, out=None):
+    """`numpy.nancumsum`: nan entries count as zero."""
+    _no_out("nancumsum", out)
+    if not _traced(a):
+        return _np.nancumsum(a, axis=axis, dtype=dtype)
+    return cumsum(astype(where(isnan(a), 0, a), dtype) if dtype else where(isnan(a), 0, a), axis=axis)
+
+
+def nancumprod(a, axis=None, dtype=None, out=None):
+    """`numpy.nancumprod`: nan entries count as one."""
+    _no_out("nancumprod", out)
+    if not _traced(a):
+        return _np.nancumprod(a, axis=axis, dtype=dtype)
+    return cumprod(astype(where(isnan(a), 1, a), dtype) if dtype else where(isnan(a), 1, a), axis=axis)
+
+
+def _cumulative(name, acc, x, axis, dtype, include_initial, initial):
+    if ndim(x) > 1 and axis is None:
+        raise ValueError(f"{name}: axis is required for arrays of more than one dimension")
+    axis = 0 if axis is None else _S.normalize_axis(axis, builtins.max(ndim(x), 1))
+    y = acc(astype(x, dtype) if dtype else x, axis=axis)
+    if not include_initial:
+        return y
+    start = full_like(take(y, _np.array([0]), axis=axis), initial)
+    return concatenate([start, y], axis=axis)
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """`numpy.cumulative_sum` (the array-API cumsum; `include_initial` prepends a 0)."""
+    _no_out("cumulative_sum", out)
+    if not _traced(x):
+        return _np.cumulative_sum(x, axis=axis, dtype=dtype, include_initial=include_initial)
+    return _cumulative("cumulative_sum", cumsum, x, axis, dtype, include_initial, 0)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """`numpy.cumulative_prod` (the array-API cumprod; `include_initial` prepends a 1)."""
+    _no_out("cumulative_prod", out)
+    if not _traced(x):
+        return _np.cumulative_prod(x, axis=axis, dtype=dtype, include_initial=include_initial)
+    return _cumulative("cumulative_prod", cumprod, x, axis, dtype, include_initial, 1)
+
+
+def ediff1d(ary, to_end=None, to_begin=None):
+    """`numpy.ediff1d`: differences of the flattened array, with optional ends."""
+    if not _traced(ary, to_end, to_begin):
+        return _np.ediff1d(ary, to_end=to_end, to_begin=to_begin)
+    flat = ravel(asarray(ary))
+    parts = [flat[1:] - flat[:-1]]
+    if to_begin is not None:
+        parts.insert(0, ravel(asarray(to_begin)))
+    if to_end is not None:
+        parts.append(ravel(asarray(to_end)))
+    return concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def diagflat(v, k=0):
+    """`numpy.diagflat`: the flattened input on the k-th diagonal of a square matrix."""
+    if not _traced(v):
+        return _np.diagflat(v, k)
+    return diag(ravel(asarray(v)), k)
+
+
+def dstack(tup):
+    """`numpy.dstack`: stack along the third axis (1-D and 2-D inputs made 3-D first)."""
+    return concatenate([atleast_3d(x) for x in tup], axis=2)
+
+
+def _poly_pad(a1, a2):
+    a1, a2 = atleast_1d(asarray(a1)), atleast_1d(asarray(a2))
+    n = builtins.max(shape_of(a1)[0], shape_of(a2)[0])
+    return pad(a1, (n - shape_of(a1)[0], 0)), pad(a2, (n - shape_of(a2)[0], 0))
+
+
+def polyadd(a1, a2):
+    """`numpy.polyadd` of coefficient arrays (highest power first)."""
+    if not _traced(a1, a2):
+        return _np.polyadd(a1, a2)
+    a, b = _poly_pad(a1, a2)
+    return a + b
+
+
+def polysub(a1, a2):
+    """`numpy.polysub` of coefficient arrays (highest power first)."""
+    if not _traced(a1, a2):
+        return _np.polysub(a1, a2)
+    a, b = _poly_pad(a1, a2)
+    return a - b
+
+
+def polymul(a1, a2):
+    """`numpy.polymul`: the product's coefficients (a full convolution)."""
+    if not _traced(a1, a2):
+        return _np.polymul(a1, a2)
+    return convolve(atleast_1d(asarray(a1)), atleast_1d(asarray(a2)))
+
+
+def polyder(p, m=1):
+    """`numpy.polyder`: the coefficients of the m-th derivative."""
+    if not _traced(p):
+        return _np.polyder(p, m)
+    if m < 0:
+        raise ValueError("Order of derivative must be positive (see polyint)")
+    p = atleast_1d(asarray(p))
+    for _ in range(m):
+        n = shape_of(p)[0] - 1
+        p = p[:-1] * _np.arange(n, 0, -1, dtype=float) if n > 0 else zeros_like(p[:1])
+    return p
+
+
+def polyint(p, m=1, k=None):
+    """`numpy.polyint`: the coefficients of the m-th antiderivative, integration constants k."""
+    if not _traced(p, k):
+        return _np.polyint(p, m, k)
+    if m < 0:
+        raise ValueError("Order of integral must be positive (see polyder)")
+    ks = zeros(m) if k is None else (k if _traced(k) or _np.ndim(k) else [k] * m)
+    if len(ks) != m:
+        raise ValueError("k must be a scalar or a rank-1 array of length 1 or >m.")
+    p = atleast_1d(asarray(p))
+    for i in range(m):
+        n = shape_of(p)[0]
+        p = concatenate([p / _np.arange(n, 0, -1, dtype=float), reshape(asarray(ks[i]) * 1.0, (1,))])
+    return p
+
+
+def vander(x, N=None, increasing=False):
+    """`numpy.vander`: columns x**(N-1), ..., x, 1 (or increasing powers)."""
+    if not _traced(x):
+        return _np.vander(x, N, increasing)
+    x = asarray(x)
+    if ndim(x) != 1:
+        raise ValueError("x must be a one-dimensional array or sequence.")
+    n = shape_of(x)[0] if N is None else N
+    cols = [ones_like(x)] + ([x] if n > 1 else [])
+    for _ in range(2, n):
+        cols.append(cols[-1] * x)
+    cols = cols[:n]
+    return stack(cols if increasing else cols[::-1], axis=1)
+
+
+def matvec(x1, x2, /):
+    """`numpy.matvec`: matrix-vector products over the last axes (broadcast over the rest)."""
+    if not _traced(x1, x2):
+        return _np.matvec(x1, x2)
+    return squeeze(matmul(x1, expand_dims(x2, -1)), -1)
+
+
+def vecmat(x1, x2, /):
+    """`numpy.vecmat`: conj(x1) @ x2 over the last axes (broadcast over the rest)."""
+    if not _traced(x1, x2):
+        return _np.vecmat(x1, x2)
+    return squeeze(matmul(expand_dims(conj(x1), -2), x2), -2)
+
+
+def unstack(x, /, *, axis=0):
+    """`numpy.unstack`: the slices along `axis`, as a tuple."""
+    if not _traced(x):
+        return _np.unstack(x, axis=axis)
+    return tuple(moveaxis(x, axis, 0)[i] for i in range(shape_of(x)[axis]))
+
+
+def angle(z, deg=False):
+    """`numpy.angle`: arctan2(imag, real) (0 or pi for real input), in degrees if asked."""
+    if not _traced(z):
+        return _np.angle(z, deg)
+    z = asarray(z)
+    a = arctan2(imag(z), real(z)) if dtype_of(z).kind == "c" else arctan2(zeros(shape_of(z)), z)
+    return a * (180.0 / pi) if deg else a
+
+
 from . import linalg  # noqa: E402,F401  (needs the names above)
 from . import fft  # noqa: E402,F401  (chainrule.numpy.fft)

@@ -9,6 +9,8 @@ decide where vmap's batch axis lands, and they live beside the primitives they s
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core import Primitive, Tracer, bind, shape_of, dtype_of, concrete
@@ -31,11 +33,11 @@ def resolve_shape(shape, size):
         shape = (int(shape),)
     shape = tuple(int(n) for n in shape)
     if -1 in shape:
-        known = int(np.prod([n for n in shape if n != -1], dtype=np.int64))
+        known = math.prod(n for n in shape if n != -1)
         if shape.count(-1) > 1 or known == 0 or size % known:
             raise ValueError(f"cannot reshape an array of size {size} into shape {shape}")
         shape = tuple(size // known if n == -1 else n for n in shape)
-    if int(np.prod(shape, dtype=np.int64)) != size:
+    if math.prod(shape) != size:
         raise ValueError(f"cannot reshape an array of size {size} into shape {shape}")
     return shape
 
@@ -59,7 +61,7 @@ taylor_rules[reshape_p] = T.linear(reshape_p)
 def reshape(x, shape, order="C"):
     """`numpy.reshape`; order='F' reads and writes in column-major order (through transposes)."""
     xs = shape_of(x)
-    shape = resolve_shape(shape, int(np.prod(xs, dtype=np.int64)))
+    shape = resolve_shape(shape, math.prod(xs))
     if order != "C":
         if order == "A":       # Fortran order only for a Fortran-ordered NumPy array (a traced value has no layout)
             order = "F" if isinstance(x, np.ndarray) and x.flags.f_contiguous and not x.flags.c_contiguous else "C"
@@ -210,7 +212,7 @@ def expand_dims(x, axis):
     shape = list(xs)
     for a in axes:
         shape.insert(a, 1)
-    return reshape(x, tuple(shape))
+    return bind(reshape_p, x, shape=tuple(shape))        # (the same size: nothing to check)
 
 
 def stack(xs, axis=0):

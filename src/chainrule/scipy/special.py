@@ -213,3 +213,106 @@ def _ndtri_jvp(primals, tangents):
     (p,), (t,) = primals, tangents
     x = ndtri(p)                   # through the custom rule again: exact at every order
     return x, _E.safe_mul(t, math.sqrt(2.0 * math.pi) * _E.exp(0.5 * (x * x)))
+
+
+# ------------------------------------------ composed additions (found missing by tools/) ---
+__all__ += ["beta", "entr", "rel_entr", "kl_div", "multigammaln", "factorial", "boxcox", "boxcox1p"]
+
+
+def _gamma_sign(x):
+    """The sign of Gamma(x): -1 on (-1, 0), (-3, -2), ..., else 1."""
+    odd_floor = _E.equal(_E.remainder(_E.floor(x), 2.0), 1.0)
+    return _E.select(_E.logical_and(_E.less(x, 0.0), odd_floor), -1.0, 1.0)
+
+
+def beta(a, b):
+    """B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b), as its sign times exp(betaln(a, b))."""
+    a, b = _arr(a), _arr(b)
+    return _gamma_sign(a) * _gamma_sign(b) * _gamma_sign(a + b) * _E.exp(betaln(a, b))
+
+
+def _nan_of(*xs):
+    """True where any argument is nan."""
+    out = _E.isnan(xs[0])
+    for x in xs[1:]:
+        out = _E.logical_or(out, _E.isnan(x))
+    return out
+
+
+def entr(x):
+    """-x log x for x > 0, 0 at 0, -inf below (SciPy's entr)."""
+    x = _arr(x)
+    pos = _E.greater(x, 0.0)
+    val = -x * _E.log(_E.select(pos, x, 1.0))
+    return _E.select(_E.less(x, 0.0), -_np.inf, val)
+
+
+def rel_entr(x, y):
+    """x log(x / y) for x, y > 0; 0 where x == 0 and y >= 0; inf elsewhere (nan stays nan)."""
+    x, y = _arr(x), _arr(y)
+    ok = _E.logical_and(_E.greater(x, 0.0), _E.greater(y, 0.0))
+    zero = _E.logical_and(_E.equal(x, 0.0), _E.greater_equal(y, 0.0))
+    val = x * _E.log(_E.select(ok, x, 1.0) / _E.select(ok, y, 1.0))
+    out = _E.select(_E.logical_or(ok, zero), val, _np.inf)
+    return _E.select(_nan_of(x, y), _np.nan, out)
+
+
+def kl_div(x, y):
+    """x log(x / y) - x + y for x, y > 0; y where x == 0 and y >= 0; inf elsewhere."""
+    x, y = _arr(x), _arr(y)
+    return rel_entr(x, y) - x + y
+
+
+def multigammaln(a, d):
+    """log of the multivariate gamma function of dimension d (an integer):
+    d (d - 1) / 4 log pi + sum_j gammaln(a - j / 2)."""
+    if int(d) != d or d < 1:
+        raise ValueError(f"multigammaln: d must be a positive integer (got {d!r})")
+    d = int(d)
+    a = _arr(a)
+    if not isinstance(a, Tracer) and _np.any(_np.asarray(a) <= 0.5 * (d - 1)):
+        raise ValueError(f"multigammaln: condition a > (d - 1) / 2 = {0.5 * (d - 1)} not met")
+    out = d * (d - 1) / 4.0 * math.log(math.pi)
+    for j in range(d):
+        out = out + gammaln(a - 0.5 * j)
+    return out
+
+
+def factorial(n, exact=False):
+    """Gamma(n + 1) for n >= 0 and 0 for n < 0 (SciPy's factorial with exact=False)."""
+    if exact:
+        raise NotImplementedError("factorial(exact=True) gives Python integers; use math.factorial")
+    n = _arr(n)
+    neg = _E.less(n, 0.0)
+    return _E.select(neg, 0.0, gamma(_E.select(neg, 0.0, n) + 1.0))
+
+
+def _expm1_ratio(u):
+    """expm1(u) / u, 1 at u = 0 (a series near 0, so every derivative there is right)."""
+    small = _E.less(_E.absolute(u), 1e-5)
+    us = _E.select(small, 1.0, u)
+    return _E.select(small, 1.0 + u * (0.5 + u / 6.0), _E.expm1(us) / us)
+
+
+def _boxcox_of_log(x, lg, lmbda, at_zero):
+    """(exp(lmbda lg) - 1) / lmbda = lg expm1(u) / u with u = lmbda lg; SciPy's values where
+    x is at the edge `at_zero` (lg = -inf): -1 / lmbda for lmbda > 0, else -inf."""
+    inside = _E.logical_not(at_zero)
+    lg = _E.select(inside, lg, 0.0)
+    pos = _E.greater(lmbda, 0.0)
+    edge = _E.select(pos, -1.0 / _E.select(pos, lmbda, 1.0), -_np.inf)
+    return _E.select(inside, lg * _expm1_ratio(lmbda * lg), edge)
+
+
+def boxcox(x, lmbda):
+    """The Box-Cox transform (x**lmbda - 1) / lmbda, log(x) at lmbda = 0 (nan for x < 0)."""
+    x, lmbda = _arr(x), _arr(lmbda)
+    zero = _E.equal(x, 0.0)
+    return _boxcox_of_log(x, _E.log(_E.select(zero, 1.0, x)), lmbda, zero)
+
+
+def boxcox1p(x, lmbda):
+    """The Box-Cox transform of 1 + x, ((1 + x)**lmbda - 1) / lmbda (nan for x < -1)."""
+    x, lmbda = _arr(x), _arr(lmbda)
+    edge = _E.equal(x, -1.0)
+    return _boxcox_of_log(x, _E.log1p(_E.select(edge, 0.0, x)), lmbda, edge)
