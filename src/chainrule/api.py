@@ -150,8 +150,9 @@ def _trace_vjp(fun, leaves):
 
     Directly under jit, `fun` is first staged alone and its loops rolled, and that program
     is what runs under reverse mode (`stage_region`)."""
-    with gc_paused():
-        fun = stage_region(fun, leaves) or fun
+    if any(isinstance(x, Tracer) for x in leaves):      # (under jit the leaves are tracers)
+        with gc_paused():
+            fun = stage_region(fun, leaves) or fun
     with new_level() as level, gc_paused():
         trace = VJPTrace(level)
         try:
@@ -377,17 +378,115 @@ def hvp(f, primals, tangents):
 
 # -------------------------------------------------------- custom rules ---
 
+def _nondiff_nums(fun, nondiff_argnums, what, word="nondiff_argnums"):
+    """nondiff_argnums (or checkpoint's static_argnums: `word`) as a tuple, checked against
+    fun's signature where it is known."""
+    nums = (nondiff_argnums,) if isinstance(nondiff_argnums, (int, np.integer)) else tuple(nondiff_argnums)
+    if any(not isinstance(i, (int, np.integer)) or isinstance(i, bool) for i in nums):
+        raise TypeError(f"{what}: {word}={nondiff_argnums!r} must be ints (argument positions)")
+    nums = tuple(int(i) for i in nums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{what}: {word}={nondiff_argnums} names an argument more than once")
+    try:
+        ps = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        ps = None
+    if ps is not None and not any(p.kind is p.VAR_POSITIONAL for p in ps):
+        n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in ps)
+        bad = [i for i in nums if not -n <= i < n]
+        if bad:
+            raise ValueError(f"{what}: {word}={nondiff_argnums} but "
+                             f"{getattr(fun, '__name__', 'the function')} takes {n} positional "
+                             f"argument{'s' * (n != 1)}; index {bad[0]} is out of range")
+    return nums
+
+
+class _Nondiff:
+    """The split of one call's arguments into non-differentiable ones (`nondiff_argnums`)
+    and the rest, and the plain custom function of the rest that a call binds."""
+
+    def __init__(self, custom, args, allow_tracers):
+        n, what = len(args), f"{type(custom).__name__} function {custom.__name__}"
+        bad = [i for i in custom.nondiff_argnums if not -n <= i < n]
+        if bad:
+            raise ValueError(f"{what}: nondiff_argnums={custom.nondiff_argnums} but it was called "
+                             f"with {n} positional argument{'s' * (n != 1)}; index {bad[0]} is out of range")
+        self.nums = nums = sorted({i % n for i in custom.nondiff_argnums})
+        self.static = {i: args[i] for i in nums}
+        self.traced = [i for i in nums if any(isinstance(x, Tracer) for x in tree_flatten(args[i])[0])]
+        if self.traced and not allow_tracers:
+            raise TypeError(f"{what}: argument {self.traced[0]} is in nondiff_argnums but holds a "
+                            "traced array; nondiff_argnums are for Python values (functions, ints, "
+                            "configuration): pass arrays as ordinary arguments (their cotangent may "
+                            "be None)")
+        self.diff = [i for i in range(n) if i not in self.static]
+        self.n = n
+
+    def call_args(self, args):
+        """The arguments the bound function takes: the differentiable ones, then the traced
+        non-differentiable ones (custom_jvp only; their tangents are dropped)."""
+        return [args[i] for i in self.diff] + [args[i] for i in self.traced]
+
+    def full(self, xs):
+        """All the arguments, in order, from the bound function's."""
+        out = dict(self.static)
+        out.update(zip(self.diff + self.traced, xs))
+        return [out[i] for i in range(self.n)]
+
+    def nondiff(self, xs):
+        """The non-differentiable arguments, in order, with traced ones taken from `xs`."""
+        full = self.full(xs)
+        return [full[i] for i in self.nums]
+
+
+def _key(values):
+    """A cache key for non-differentiable values (None if one is unhashable)."""
+    try:
+        key = tuple((type(v), v) for v in values)
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+class _Bound:
+    """Per custom function, the plain custom functions bound to non-differentiable values,
+    kept for hashable values: a staged loop then sees the same function on each call."""
+
+    SIZE = 32
+
+    def __init__(self):
+        self.cache = {}
+
+    def get(self, key, make):
+        if key is None:
+            return make()
+        hit = self.cache.pop(key, None)
+        if hit is None:
+            hit = make()
+            if len(self.cache) >= self.SIZE:
+                self.cache.pop(next(iter(self.cache)))
+        self.cache[key] = hit
+        return hit
+
+
 class custom_jvp:
     """A function with a hand-written JVP rule (``@f.defjvp``), as in JAX.
 
     The rule receives ``(primals, tangents)`` tuples and returns
     ``(out, out_tangent)``.  Reverse mode transposes the rule's tangent map.
+    With ``nondiff_argnums``, those arguments (functions, ints, configuration) get no
+    tangent and are passed first: ``jvp(*nondiff, primals, tangents)``, where primals and
+    tangents hold the other arguments.
     """
 
-    def __init__(self, fun):
+    def __init__(self, fun, nondiff_argnums=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.jvp = None
+        self.nondiff_argnums = _nondiff_nums(fun, nondiff_argnums, f"custom_jvp({fun.__name__})") \
+            if nondiff_argnums != () else ()
+        self._bound = _Bound()
 
     def defjvp(self, jvp):
         self.jvp = jvp
@@ -395,6 +494,10 @@ class custom_jvp:
 
     def defjvps(self, *tangent_fns):
         """One function per argument: ``fn(t, ans, *primals)`` (None: no dependence)."""
+        if self.nondiff_argnums:
+            raise TypeError(f"custom_jvp function {self.__name__}: defjvps does not take "
+                            "nondiff_argnums; write the rule with @f.defjvp")
+
         def rule(primals, tangents):
             ans = self.fun(*primals)
             out_t = None
@@ -405,11 +508,29 @@ class custom_jvp:
             return ans, out_t
         self.jvp = rule
 
+    def _bind(self, split):
+        """The plain custom_jvp function of the differentiable arguments."""
+        nd, n_diff = split, len(split.diff)
+
+        def make():
+            inner = custom_jvp(lambda *xs: self.fun(*nd.full(xs)))
+            inner.__name__ = self.__name__
+            inner.defjvp(lambda primals, tangents: self.jvp(
+                *nd.nondiff(primals), tuple(primals[:n_diff]), tuple(tangents[:n_diff])))
+            inner.closure_owners = (self.fun, self.jvp, *nd.static.values())
+            return inner
+        key = None if split.traced else _key([len(split.diff) + len(split.nums)] + split.nums
+                                             + list(split.static.values()))
+        return self._bound.get(key, make)
+
     def __call__(self, *args, **kwargs):
         if kwargs:
             raise TypeError(f"custom_jvp function {self.__name__} takes positional arguments only")
         if self.jvp is None:
             raise TypeError(f"custom_jvp function {self.__name__} has no rule: define one with @f.defjvp")
+        if self.nondiff_argnums:
+            split = _Nondiff(self, args, allow_tracers=True)
+            return self._bind(split)(*split.call_args(args))
         top = _top_trace(tree_flatten(list(args))[0])
         if top is None:
             return self.fun(*args)
@@ -421,55 +542,120 @@ class custom_vjp:
 
     ``fwd(*args) -> (out, residuals)``; ``bwd(residuals, ct) -> tuple of
     cotangents, one per argument``.  Forward mode differentiates the function body.
+    With ``nondiff_argnums``, ``fwd`` still takes every argument, and ``bwd`` takes the
+    non-differentiable ones first, ``bwd(*nondiff, residuals, ct)``, and returns cotangents
+    of the others only.  A non-differentiable argument may not be a traced array.
     """
 
-    def __init__(self, fun):
+    def __init__(self, fun, nondiff_argnums=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.fwd = self.bwd = None
+        self.nondiff_argnums = _nondiff_nums(fun, nondiff_argnums, f"custom_vjp({fun.__name__})") \
+            if nondiff_argnums != () else ()
+        self._bound = _Bound()
 
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
+
+    def _bind(self, split):
+        nd = split
+
+        def bwd(res, ct):
+            cts = self.bwd(*[nd.static[i] for i in nd.nums], res, ct)
+            if isinstance(cts, (tuple, list)) and len(cts) != len(nd.diff):
+                raise TypeError(f"custom_vjp function {self.__name__}: the backward function "
+                                f"returned {len(cts)} cotangents, but with nondiff_argnums="
+                                f"{self.nondiff_argnums} it takes {len(nd.diff)} differentiable "
+                                "arguments; return one cotangent per argument not in nondiff_argnums")
+            return cts
+
+        def make():
+            inner = custom_vjp(lambda *xs: self.fun(*nd.full(xs)))
+            inner.__name__ = self.__name__
+            inner.defvjp(lambda *xs: self.fwd(*nd.full(xs)), bwd)
+            inner.closure_owners = (self.fun, self.fwd, self.bwd, *nd.static.values())
+            return inner
+        key = _key([len(split.diff) + len(split.nums)] + split.nums + list(split.static.values()))
+        return self._bound.get(key, make)
 
     def __call__(self, *args, **kwargs):
         if kwargs:
             raise TypeError(f"custom_vjp function {self.__name__} takes positional arguments only")
         if self.fwd is None:
             raise TypeError(f"custom_vjp function {self.__name__} has no rule: call f.defvjp(fwd, bwd)")
+        if self.nondiff_argnums:
+            split = _Nondiff(self, args, allow_tracers=False)
+            return self._bind(split)(*split.call_args(args))
         top = _top_trace(tree_flatten(list(args))[0])
         if top is None:
             return self.fun(*args)
         return top.process_custom_vjp(self, args)
 
 
-def checkpoint(f):
+def checkpoint(f, *, prevent_cse=True, policy=None, static_argnums=()):
     """`f` that keeps only its inputs for reverse mode and recomputes the rest.
 
-    The backward pass re-runs `f` to rebuild its intermediates, trading one
-    extra forward evaluation for not storing them.
+    The backward pass re-runs `f` to rebuild its intermediates, trading one extra forward
+    evaluation for not storing them.  ``policy`` (see `chainrule.checkpoint_policies`)
+    names results to save instead: `dots_saveable` keeps matrix products,
+    `everything_saveable` keeps everything (no recomputation).  ``static_argnums`` are
+    arguments that are not differentiated (Python values: ints, functions, flags).
+    ``prevent_cse`` is accepted for JAX compatibility and changes nothing: chainrule's jit
+    may merge the recomputation with the forward pass.
     """
-    wrapped = custom_vjp(f)
+    from . import checkpoint_policies as P
+    name = f"checkpoint({getattr(f, '__name__', 'f')})"
+    policy = P.check(policy, name)
+    static = _nondiff_nums(f, static_argnums, name, "static_argnums") if static_argnums != () else ()
+    if policy is P.everything_saveable:
+        inner = f
+    else:
+        def bound(stat, diff, nums):
+            """f of the differentiable arguments (the static ones fixed)."""
+            def g(*xs):
+                full, it, s = [], iter(xs), iter(stat)
+                for i in range(len(xs) + len(stat)):
+                    full.append(next(s) if i in nums else next(it))
+                return f(*full)
+            return g
+        inner = custom_vjp(f, nondiff_argnums=static)
+        n_static = len(static)
 
-    def fwd(*args):
-        return f(*args), args
+        recompute_all = policy is None or policy is P.nothing_saveable
 
-    def bwd(args, ct):
-        return vjp(f, *args)[1](ct)
-    wrapped.defvjp(fwd, bwd)
+        def fwd(*args):
+            nums = {i % len(args) for i in static}
+            diff = tuple(a for i, a in enumerate(args) if i not in nums)
+            if recompute_all:
+                return f(*args), (diff, [])
+            out, saved = P.run(f, args, policy)
+            return out, (diff, saved)
+
+        def bwd(*rest):
+            stat, (diff, saved), ct = rest[:n_static], rest[n_static], rest[n_static + 1]
+            g = bound(stat, diff, {i % (len(diff) + n_static) for i in static})
+            if not recompute_all:
+                plain = g
+
+                def g(*xs):
+                    return P.run(plain, xs, policy, reuse=saved)[0]
+            return vjp(g, *diff)[1](ct)
+        inner.defvjp(fwd, bwd)
 
     @functools.wraps(f)
     def checkpointed(*args, **kwargs):
         if kwargs:      # bind keyword arguments to their positions
             try:
-                bound = inspect.signature(f).bind(*args, **kwargs)
+                bound_args = inspect.signature(f).bind(*args, **kwargs)
             except (TypeError, ValueError) as e:
-                raise TypeError(f"checkpoint({getattr(f, '__name__', 'f')}): {e}") from None
-            if bound.kwargs:
-                raise TypeError(f"checkpoint({getattr(f, '__name__', 'f')}): keyword-only "
-                                f"arguments {sorted(bound.kwargs)} are not supported; make "
-                                "them positional, or bind constant values with functools.partial")
-            args = bound.args
-        return wrapped(*args)
+                raise TypeError(f"{name}: {e}") from None
+            if bound_args.kwargs:
+                raise TypeError(f"{name}: keyword-only arguments {sorted(bound_args.kwargs)} are "
+                                "not supported; make them positional, or bind constant values "
+                                "with functools.partial")
+            args = bound_args.args
+        return inner(*args)
     return checkpointed
 
 

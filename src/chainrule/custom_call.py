@@ -66,8 +66,9 @@ taylor_by_jvp.add(custom_call_p)      # nested forward mode through the custom J
 def _closes_over_tracer(custom):
     """Does one of the function's (or its rules') closure cells hold a traced value?  Such a
     function cannot be called later, outside the trace: it is inlined instead."""
-    for fn in (custom.fun, getattr(custom, "jvp", None), getattr(custom, "fwd", None),
-               getattr(custom, "bwd", None)):
+    owners = getattr(custom, "closure_owners", None)     # nondiff_argnums: the user's functions
+    for fn in owners or (custom.fun, getattr(custom, "jvp", None), getattr(custom, "fwd", None),
+                         getattr(custom, "bwd", None)):
         for cell in getattr(fn, "__closure__", None) or ():
             try:
                 if isinstance(cell.cell_contents, Tracer):

@@ -440,7 +440,7 @@ def _generate(prog, use_math=True, name="compiled", native=True, chunk=None):
             lines += ["    " + inplace, f"    {outs} = {e.invars[0].name}"]
         else:
             expr = emitter(e.prim)([ref(a) for a in e.invars], ctx, **e.params)
-            lines.append(f"    {outs} = {expr}")
+            lines.append(f"    {outs} = {expr}" if e.outvars else f"    {expr}")   # no results: an effect
         if e.prim in _FRESH:
             fresh.update(o.id for o in e.outvars if o.id not in viewed)
         for o in e.outvars:

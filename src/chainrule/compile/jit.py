@@ -26,7 +26,7 @@ import numpy as np
 
 from ..core import Tracer
 from ..interpreters.staging import stage, Interpreter, NotStageable
-from ..ir.optimize import optimize
+from ..ir.optimize import optimize, has_effect
 from ..tree_util import tree_flatten, tree_unflatten, unregistered_hint
 from . import codegen, loop_kernel, scalar_llvm
 from .roll import roll, has_loops
@@ -199,9 +199,11 @@ _EAGER = ()           # in place of the specialisations of a signature that runs
 class Jitted:
     """A function compiled per input signature; call it like the original."""
 
-    def __init__(self, fun, static_argnums=(), max_specializations=8, static_argnames=()):
+    def __init__(self, fun, static_argnums=(), max_specializations=8, static_argnames=(),
+                 donate_argnums=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.donate_argnums = _donated(donate_argnums)     # accepted, reused never (see jit)
         nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
         names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
         self._params = params = _positional_names(fun)
@@ -278,8 +280,9 @@ class Jitted:
         with _young_collections_only():
             spec = _Specialization(prog)
         specs.insert(0, spec)
-        if not spec.native:
+        if not spec.native and not any(e.prim.multiple_results and has_effect(e) for e in prog.eqns):
             return tree_unflatten(prog.out_tree, _detach(tree_flatten(out)[0], prog, leaves))
+        # (a program with an effect, debug.print, runs at once too: staging ran no effect)
         # native code compiles on its first call: make that this call, so a first call
         # costs what it really costs (and the kernels are checked at once)
         try:
@@ -371,7 +374,14 @@ def _merge(dyn, static, static_argnums):
     return out
 
 
-def jit(fun=None, static_argnums=(), max_specializations=8, static_argnames=()):
+def _donated(donate_argnums):
+    nums = (donate_argnums,) if isinstance(donate_argnums, (int, np.integer)) else tuple(donate_argnums)
+    if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in nums):
+        raise TypeError(f"jit: donate_argnums={donate_argnums!r} must be an int or a tuple of ints")
+    return tuple(int(i) for i in nums)
+
+
+def jit(fun=None, static_argnums=(), max_specializations=8, static_argnames=(), donate_argnums=()):
     """Compile `fun` per input signature (usable as ``@jit`` or ``jit(f, static_argnums=...)``).
 
     Arguments named by `static_argnums` (positions) or `static_argnames` (names; either
@@ -382,7 +392,9 @@ def jit(fun=None, static_argnums=(), max_specializations=8, static_argnames=()):
     seen, as in JAX; pass an array as an argument when it changes.  A jitted function keeps
     `CACHE_SIZE` (64) input signatures, dropping the least recently used, and at most
     `max_specializations` guard outcomes per signature, then runs eagerly for that signature.
+    `donate_argnums` is accepted for JAX compatibility and is a no-op: chainrule never
+    reuses an argument's memory, so a donated array stays valid and unchanged.
     """
     if fun is None:
-        return lambda f: Jitted(f, static_argnums, max_specializations, static_argnames)
-    return Jitted(fun, static_argnums, max_specializations, static_argnames)
+        return lambda f: Jitted(f, static_argnums, max_specializations, static_argnames, donate_argnums)
+    return Jitted(fun, static_argnums, max_specializations, static_argnames, donate_argnums)

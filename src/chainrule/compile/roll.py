@@ -26,6 +26,7 @@ from collections import Counter
 import numpy as np
 
 from ..ir.program import Var, Const, Eqn, Guard, Program
+from ..ir.optimize import has_effect
 from ..loops import scan_p
 from ..ops import shape as S
 from ..tree_util import PyTreeDef
@@ -126,15 +127,14 @@ class _Index:
         eqns = prog.eqns
         self.n = n = len(eqns)
         keys, consts = {}, {}
-        seq, ids, offs, n_out, out_ids = [], [], [0], [], []
-        for e in eqns:
-            seq.append(keys.setdefault(_eqn_key(e), len(keys)))
-            for a in e.invars:
-                ids.append(a.id if type(a) is Var else
-                           -1 - consts.setdefault(_const_key(a.value), len(consts)))
-            offs.append(len(ids))
-            n_out.append(len(e.outvars))
-            out_ids.extend([o.id for o in e.outvars])
+        # an effect (debug.print, or a loop holding one) matches nothing: it is never rolled
+        seq = [keys.setdefault(("effect", i) if e.prim.multiple_results and has_effect(e) else _eqn_key(e),
+                               len(keys)) for i, e in enumerate(eqns)]
+        ids = [a.id if type(a) is Var else -1 - consts.setdefault(_const_key(a.value), len(consts))
+               for e in eqns for a in e.invars]
+        offs = np.cumsum([0] + [len(e.invars) for e in eqns])
+        n_out = [len(e.outvars) for e in eqns]
+        out_ids = [o.id for e in eqns for o in e.outvars]
         self.seq = np.asarray(seq, np.int64)
         ids = np.asarray(ids, np.int64)
         out_ids = np.asarray(out_ids, np.int64)

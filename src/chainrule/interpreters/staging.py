@@ -160,7 +160,8 @@ class StagingTrace(Trace):
             if isinstance(v, np.ndarray) or (type(v) is tuple and any(isinstance(i, np.ndarray) for i in v)):
                 params = {**params, k: self.const(v) if isinstance(v, np.ndarray)
                           else tuple(self.const(i) if isinstance(i, np.ndarray) else i for i in v)}
-        out = p.impl(*values, **params)
+        # an effect (debug.print) runs when the program runs, not while it is staged
+        out = () if p.multiple_results and getattr(p, "effect", False) else p.impl(*values, **params)
         tracer = self.tracer_type
         if p.multiple_results:
             outs = [tracer(self, o, self.new_var(o)) for o in out]

@@ -161,8 +161,10 @@ class _Rewriter:
     # ---------------------------------------------------------- the ops ---
     def rewrite(self, e):
         """A Band for e's output computed from its inputs' diagonals, or None."""
+        if len(e.outvars) != 1:
+            return None
         o = e.outvars[0]
-        if len(e.outvars) != 1 or o.dtype.kind != "f" or o.pyscalar:
+        if o.dtype.kind != "f" or o.pyscalar:
             return None
         axes = _band_axes(o.shape)
         if axes is None:

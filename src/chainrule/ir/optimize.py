@@ -292,6 +292,9 @@ def _simplify(eqns, outvars, guards):
             ins = [sub(a) for a in e.invars]
             if any(a is not b for a, b in zip(ins, e.invars)):
                 e = Eqn(e.prim, ins, e.outvars, e.params)
+        if not e.outvars:             # an effect (debug.print): kept as it is, never merged
+            out.append(e)
+            continue
         e = _uniform_operands(e)
         folded = _fold_signs(e, defs)
         if isinstance(folded, Var):
@@ -331,6 +334,14 @@ def _simplify(eqns, outvars, guards):
     return out, [sub(v) for v in outvars], guards
 
 
+def has_effect(e):
+    """Does equation `e` have an effect (a primitive flagged `effect`, such as debug.print,
+    or a loop whose body has one)?  Dead-code removal keeps it; rolling never folds it."""
+    if getattr(e.prim, "effect", False):
+        return True
+    return any(isinstance(v, Program) and any(map(has_effect, v.eqns)) for v in e.params.values())
+
+
 def optimize(prog):
     """Simplify trivial algebra, merge common subexpressions, keep banded matrices as their
     diagonals, drop dead code."""
@@ -359,10 +370,12 @@ def optimize(prog):
             prune = dce_rules.get(e.prim)
             if prune is not None:
                 e = prune(e, [o.id in live for o in outs])
-            kept.append(e)
-            live.update([a.id for a in e.invars if type(a) is Var])
+        elif not (e.prim.multiple_results and has_effect(e)):
+            continue
+        kept.append(e)                # (an equation with an effect is kept whole)
+        live.update([a.id for a in e.invars if type(a) is Var])
     kept.reverse()
     return Program(prog.invars, kept, outvars, guards, prog.in_tree, prog.out_tree)
 
 
-__all__ = ["optimize"]
+__all__ = ["optimize", "has_effect"]
