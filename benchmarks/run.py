@@ -27,12 +27,13 @@ def _load_main():
         return main
     except Exception as e:                     # the package is broken: by path
         print(f"run.py: import chainrule.bench failed ({type(e).__name__}: {e}); "
-              "loading bench.py by path", file=sys.stderr)
+              "loading chainrule/bench/ by path", file=sys.stderr)
         for name in [m for m in sys.modules if m == "chainrule" or
                      m.startswith("chainrule.")]:
             del sys.modules[name]
+        here = os.path.join(SRC, "chainrule", "bench")
         spec = importlib.util.spec_from_file_location(
-            "chainrule_bench", os.path.join(SRC, "chainrule", "bench.py"))
+            "chainrule_bench", os.path.join(here, "__init__.py"), submodule_search_locations=[here])
         mod = importlib.util.module_from_spec(spec)
         sys.modules["chainrule_bench"] = mod        # dataclasses need it
         spec.loader.exec_module(mod)

@@ -37,6 +37,16 @@ def _b(name, **params):
     return lambda *xs: bind(primitives[name], *xs, **params)
 
 
+def _quiet_print(x):
+    """debug_print bound directly (its output swallowed); the result checked is 2 x."""
+    import contextlib
+    import io
+    from chainrule.tree_util import tree_flatten
+    with contextlib.redirect_stdout(io.StringIO()):
+        bind(primitives["debug_print"], x, fmt="{}", tree=tree_flatten(((x,), {}))[1])
+    return x * 2.0
+
+
 def U(shape, lo=-1.0, hi=1.0):
     return lambda rng: rng.uniform(lo, hi, shape)
 
@@ -234,6 +244,7 @@ def _build():
     T["svdvals"] = [Case(_b("svdvals"), U((4, 3)), id="4x3")]
     T["qr"] = [Case(_b("qr"), lambda rng: rng.uniform(-1, 1, (4, 3)) + 2 * np.eye(4, 3), id="4x3")]
     T["pinv"] = [Case(lambda a: bind(primitives["pinv"], a, 1e-15), U((3, 2)), id="3x2", rtol=1e-8, atol=1e-10)]
+    T["debug_print"] = [Case(_quiet_print, U((3,)), id="print")]
     # chainrule.random: each key draws alone; an unbatched key is shared, as in the loop
     key = lambda rng: rng.integers(0, 2 ** 32, 2, dtype=np.uint64).astype(np.uint32)    # noqa: E731
     whole = lambda lo, hi: lambda rng: np.int64(rng.integers(lo, hi))                  # noqa: E731

@@ -27,6 +27,7 @@ from . import nn  # noqa: F401  (chainrule.nn: jax.nn's activations)
 from . import random  # noqa: F401  (chainrule.random: explicit keys, as jax.random)
 from .implicit import implicit_solve, closure_convert  # noqa: F401  (IFT-differentiated solutions)
 from . import debug  # noqa: F401  (chainrule.debug.print: printing under jit, as jax.debug)
+from . import lax  # noqa: F401  (chainrule.lax: psum, all_gather, ... across a named vmap axis)
 from . import checkpoint_policies  # noqa: F401  (checkpoint(f, policy=...))
 
 _protocols.install()        # operators, array methods and NumPy's protocols on tracers

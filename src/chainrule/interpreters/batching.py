@@ -19,6 +19,7 @@ inside each group until every group agrees.
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import math
@@ -33,6 +34,10 @@ from ..rules import batch_rules
 from ..tree_util import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["vmap", "BatchTrace", "BatchTracer"]
+
+# The axis names bound by the running vmaps, innermost last: (name, trace, whole) where
+# `whole` is False while a split runs on part of the batch.  `chainrule.lax` reads it.
+axis_names = contextvars.ContextVar("chainrule_axis_names", default=())
 
 
 # ------------------------------------------------------------ splitting ---
@@ -235,10 +240,11 @@ class BatchTrace(Trace):
         leaves, tree = tree_flatten(list(args))
         vals, bdims = self.unwrap(leaves)
         axes = tree_unflatten(tree, bdims)
-        new = custom_jvp(lambda *xs: vmap(custom.fun, in_axes=tuple(axes))(*xs))
+        name = _name_of(self)           # collectives inside still act across this batch
+        new = custom_jvp(lambda *xs: vmap(custom.fun, in_axes=tuple(axes), axis_name=name)(*xs))
         new.defjvp(lambda primals, tangents: vmap(
             lambda p, t: custom.jvp(tuple(p), tuple(t)),
-            in_axes=(tuple(axes), tuple(axes)))(tuple(primals), tuple(tangents)))
+            in_axes=(tuple(axes), tuple(axes)), axis_name=name)(tuple(primals), tuple(tangents)))
         out = new(*tree_unflatten(tree, vals))
         return _wrap_tree(self, out)
 
@@ -247,10 +253,11 @@ class BatchTrace(Trace):
         leaves, tree = tree_flatten(list(args))
         vals, bdims = self.unwrap(leaves)
         axes = tuple(tree_unflatten(tree, bdims))
-        new = custom_vjp(lambda *xs: vmap(custom.fun, in_axes=axes)(*xs))
+        name = _name_of(self)
+        new = custom_vjp(lambda *xs: vmap(custom.fun, in_axes=axes, axis_name=name)(*xs))
 
         def fwd(*xs):
-            return vmap(custom.fwd, in_axes=axes)(*xs)
+            return vmap(custom.fwd, in_axes=axes, axis_name=name)(*xs)
 
         # one example's zeros for each argument leaf: a None cotangent becomes these before
         # flattening, so every cotangent leaf lines up with its argument's batch axis
@@ -266,7 +273,7 @@ class BatchTrace(Trace):
             return tuple(cts)
 
         def bwd(res, ct):
-            cts = vmap(example_bwd, in_axes=(0, 0))(res, ct)
+            cts = vmap(example_bwd, in_axes=(0, 0), axis_name=name)(res, ct)
             ct_leaves, ct_tree = tree_flatten(list(cts))
             fixed = []
             for c, d in zip(ct_leaves, bdims):
@@ -275,6 +282,16 @@ class BatchTrace(Trace):
         new.defvjp(fwd, bwd)
         out = new(*tree_unflatten(tree, vals))
         return _wrap_tree(self, out)
+
+
+def _name_of(trace):
+    """The axis name whose innermost binding is `trace` over its whole batch, else None."""
+    seen = set()
+    for name, t, whole in reversed(axis_names.get()):
+        if name not in seen and t is trace:
+            return name if whole else None      # a split part: the old binding refuses collectives
+        seen.add(name)
+    return None
 
 
 def _wrap_tree(trace, out):
@@ -356,7 +373,7 @@ class _LazyNames:
         return self.names[i]
 
 
-def vmap(f, in_axes=0, out_axes=0, axis_size=None):
+def vmap(f, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     """Vectorise `f` over a batch axis of its arguments.
 
     in_axes: an int, None (not batched), or a tuple with one entry per positional
@@ -365,6 +382,9 @@ def vmap(f, in_axes=0, out_axes=0, axis_size=None):
     out_axes: where the batch axis goes in each output (an int, None for an
     unbatched output, or a pytree prefix of the output).  Outputs that do not
     depend on the batch are broadcast along the batch when their out_axes is an int.
+    axis_name: a hashable name for the mapped axis, so that the collectives of
+    `chainrule.lax` (psum, pmean, pmax, pmin, all_gather, axis_index) inside `f`
+    can act across it.
     axis_size: the batch size, needed only when no argument is batched.
 
     Python control flow (`if`, `while`, `bool()`, `int()`, `float()`, indexing
@@ -378,6 +398,11 @@ def vmap(f, in_axes=0, out_axes=0, axis_size=None):
         raise ValueError(f"vmap in_axes must be an int, None or a tuple, got {in_axes!r}")
     if axis_size is not None and (not isinstance(axis_size, (int, np.integer)) or axis_size < 0):
         raise ValueError(f"vmap axis_size must be a non-negative integer, got {axis_size!r}")
+    if axis_name is not None:
+        try:
+            hash(axis_name)
+        except TypeError:
+            raise TypeError(f"vmap axis_name must be hashable (a string, say), got {axis_name!r}") from None
 
     @functools.wraps(f)
     def batched(*args, **kwargs):
@@ -422,16 +447,17 @@ def vmap(f, in_axes=0, out_axes=0, axis_size=None):
         size = distinct.pop()
         leaves = [x if (d is None or isinstance(x, (Tracer, np.ndarray))) else np.asarray(x)
                   for x, d in zip(leaves, norm_axes)]
-        out_leaves, out_tree = _vmap_flat(f, kwargs, tree, leaves, norm_axes, out_axes, size)
+        out_leaves, out_tree = _vmap_flat(f, kwargs, tree, leaves, norm_axes, out_axes, size, axis_name)
         return tree_unflatten(out_tree, out_leaves)
     return batched
 
 
-def _vmap_flat(f, kwargs, tree, leaves, axes, out_axes, size):
+def _vmap_flat(f, kwargs, tree, leaves, axes, out_axes, size, axis_name=None, whole=True):
     """Run f batched; returns (output leaves with out_axes applied, output tree)."""
     with new_level() as level:
         trace = BatchTrace(level, size)
         split = None
+        token = None if axis_name is None else axis_names.set(axis_names.get() + ((axis_name, trace, whole),))
         try:
             ins = [x if d is None else BatchTracer(trace, x, d) for x, d in zip(leaves, axes)]
             out = f(*tree_unflatten(tree, ins), **kwargs)
@@ -445,7 +471,9 @@ def _vmap_flat(f, kwargs, tree, leaves, axes, out_axes, size):
             split = e
         finally:
             trace.done = True
-    return _run_split(f, kwargs, tree, leaves, axes, out_axes, size, split.groups)
+            if token is not None:
+                axis_names.reset(token)
+    return _run_split(f, kwargs, tree, leaves, axes, out_axes, size, split.groups, axis_name)
 
 
 def _finish(trace, o, ax, size, k):
@@ -474,14 +502,14 @@ def _finish(trace, o, ax, size, k):
     return np.array(out) if isinstance(out, np.ndarray) else out    # writable, not a view
 
 
-def _run_split(f, kwargs, tree, leaves, axes, out_axes, size, groups):
+def _run_split(f, kwargs, tree, leaves, axes, out_axes, size, groups, axis_name=None):
     """Run f on each group of agreeing examples; reassemble in the original order."""
     if len(groups) < 2:                     # every split must make progress
         raise RuntimeError("vmap: internal error: a batch split produced a single group")
     parts = []
     for idx in groups:
         sub = [x if d is None else S.getitem(x, (slice(None),) * d + (idx,)) for x, d in zip(leaves, axes)]
-        parts.append(_vmap_flat(f, kwargs, tree, sub, axes, out_axes, len(idx)))
+        parts.append(_vmap_flat(f, kwargs, tree, sub, axes, out_axes, len(idx), axis_name, whole=False))
     o_tree = parts[0][1]
     for _, t in parts[1:]:
         if t != o_tree:
