@@ -217,6 +217,7 @@ JAX_TWINS.update({
     "sinc": _j_sinc,
     "gammainc": jss.gammainc, "gammaincc": jss.gammaincc, "betainc": jss.betainc,
     "betaincc": lambda a, b, x: 1.0 - jss.betainc(a, b, x),
+    "i0e": jss.i0e, "i1e": jss.i1e, "erfcx": jss.erfcx, "zeta": jss.zeta,
     # loops: their body programs are interpreted with this same table
     "scan": _j_scan,
     "while": _j_while,

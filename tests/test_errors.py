@@ -240,7 +240,7 @@ def test_depth_inside_transformations():
 @pytest.mark.parametrize("call,name", [
     (lambda x: np.unwrap(x), "unwrap"),
     (lambda x: np.unique(x), "unique"),
-    (lambda x: np.nanmedian(x), "nanmedian"),
+    (lambda x: np.trim_zeros(x), "trim_zeros"),
     (lambda x: np.histogram2d(x, x), "histogram2d"),
     (lambda x: np.histogram(x), "histogram"),
     (lambda x: np.piecewise(x, [x > 1.5], [0.0, 1.0]), "piecewise"),
@@ -368,8 +368,8 @@ def test_unsupported_scipy_special_ufunc_message_names_chainrule_scipy_special()
     special = pytest.importorskip("scipy.special")
     from chainrule.numpy._protocols import _unsupported_ufunc_message as message
     assert "use chainrule.scipy.special.erf" in message(special.erf, "__call__", {"dtype": None})
-    assert "scipy.special.i0e" in message(special.i0e, "__call__", {})
-    assert "chainrule.scipy.special provides: erf" in message(special.i0e, "__call__", {})
+    assert "scipy.special.dawsn" in message(special.dawsn, "__call__", {})
+    assert "chainrule.scipy.special provides: erf" in message(special.dawsn, "__call__", {})
     assert "numpy.erf" not in message(special.erf, "__call__", {})
     assert message(np.sin, "reduce", {}).startswith("chainrule does not support numpy.sin.reduce")
 

@@ -1,5 +1,6 @@
 """nan-reductions, median/percentile/quantile, cov/corrcoef, polyval, rot90, h/v/dsplit, fabs,
-select, isclose and searchsorted: NumPy's values (plain arrays, and plain `np.<name>` code on
+select, isclose, searchsorted, nanmedian/nanquantile/nanpercentile, gradient, block, copysign,
+ldexp, resize and i0: NumPy's values (plain arrays, and plain `np.<name>` code on
 traced values), and derivatives that agree across jacfwd, jacrev, jit and finite differences."""
 from __future__ import annotations
 
@@ -101,11 +102,39 @@ CASES = [
     ("vecmat", lambda x: np.vecmat(x[:, :, 0], x), T234),
     ("unstack", lambda x: np.unstack(x, axis=1)[2] * np.unstack(x, axis=1)[0], M45),
     ("angle", lambda x: np.angle(x * (1 + 2j) + 0.5) + np.angle(x, deg=True), V7),
+    # nan-quantiles, gradient, block, copysign, ldexp, resize, i0
+    ("nanmedian", lambda x: np.nanmedian(x), VN),
+    ("nanmedian-axis0", lambda x: np.nanmedian(x, axis=0), MN),
+    ("nanmedian-axis1-keepdims", lambda x: np.nanmedian(x, axis=1, keepdims=True), MN),
+    ("nanquantile-list-axis1", lambda x: np.nanquantile(x, [0.1, 0.5, 0.93], axis=1), MN),
+    ("nanquantile-ends", lambda x: np.nanquantile(x, [0.0, 1.0]), VN),
+    ("nanquantile-no-nan", lambda x: np.nanquantile(x, 0.37), V7),
+    ("nanpercentile-axis0", lambda x: np.nanpercentile(x, [15, 62.5], axis=0), MN),
+    ("gradient", lambda x: np.gradient(x), V7),
+    ("gradient-edge2-dx", lambda x: np.gradient(x ** 2, 0.3, edge_order=2), V7),
+    ("gradient-2d", lambda x: np.stack(np.gradient(np.sin(x))), M45),
+    ("gradient-axis-coords", lambda x: np.gradient(x, np.array([0.0, 0.5, 1.7, 2.0]), axis=0), M45),
+    ("gradient-coords-edge2", lambda x: np.gradient(x, np.array([0.0, 0.5, 1.7, 2.0, 3.1]), axis=-1,
+                                                    edge_order=2), M45),
+    ("gradient-traced-coords", lambda x: np.gradient(x[0] ** 2, np.cumsum(x[1] ** 2 + 0.5), edge_order=2), M45),
+    ("gradient-spacings", lambda x: np.stack(np.gradient(x, 0.5, np.array([0.0, 1.0, 1.5, 3.0, 3.2]))), M45),
+    ("block", lambda x: np.block([[x, x[:, :2] * 2.0], [np.sin(x[:1]), x[:1, :2]]]), M45),
+    ("block-1d", lambda x: np.block([x, x[:3] ** 2, 1.0]), V7),
+    ("block-promote", lambda x: np.block([[x[:2]], [x[2:4] * 3.0]]), V7),
+    ("copysign", lambda x: np.copysign(x, np.array([1.0, -1.0, -0.0, 0.0, -2.0, 3.0, -1.0])), V7),
+    ("copysign-x2-traced", lambda x: np.copysign(2.0 + x ** 2, x) * x, V7),
+    ("ldexp", lambda x: np.ldexp(x, np.array([0, 1, -2, 3, 5, -1, 2])), V7),
+    ("ldexp-broadcast", lambda x: np.ldexp(x, np.array([[1], [-3], [0], [2]])), M45),
+    ("resize", lambda x: np.resize(x, (3, 4)), V7),
+    ("resize-shrink", lambda x: np.resize(x * 2.0, 6), M45),
+    ("i0", lambda x: np.i0(x * 3.0), V7),
 ]
 IDS = [c[0] for c in CASES]
 VMAP = {"nansum-axis0", "nanmax-axis0", "nanmean-axis1", "median-axis1", "quantile-list-axis1",
         "quantile-q-traced", "percentile", "cov", "corrcoef", "polyval-both", "rot90-k3-axes", "hsplit",
-        "fabs", "select", "fmod", "nanvar-axis0-ddof", "cumulative_sum", "polymul", "vander", "angle"}
+        "fabs", "select", "fmod", "nanvar-axis0-ddof", "cumulative_sum", "polymul", "vander", "angle",
+        "nanmedian-axis0", "nanquantile-list-axis1", "gradient-2d", "gradient-traced-coords", "block",
+        "copysign", "ldexp", "resize", "i0"}
 
 
 
@@ -137,6 +166,41 @@ def test_nan_entries_get_zero_derivative():
     assert np.isnan(cr.jit(lambda x: np.nanmax(x, axis=0))(np.full((2, 3), np.nan))).all()
     np.testing.assert_array_equal(cr.jit(lambda x: np.nanmean(x, axis=1))(np.array([[np.nan, 1.0], [2.0, 4.0]])),
                                   [1.0, 3.0])
+
+
+def test_nan_quantiles_gradient_block_edges():
+    # nan entries: zero derivative; an all-nan slice gives nan (as NumPy, without the warning)
+    nan = np.isnan(VN)
+    for f in (np.nanmedian, lambda x: np.nanquantile(x, 0.8), lambda x: np.nanpercentile(x, 20)):
+        d = np.asarray(cr.grad(f)(VN))
+        assert np.all(d[nan] == 0.0) and np.all(np.isfinite(d)) and d.sum() == pytest.approx(1.0)
+    rows = np.array([[np.nan, np.nan, np.nan], [1.0, np.nan, 4.0], [np.nan, 2.5, np.nan]])
+    np.testing.assert_array_equal(cr.jit(lambda x: np.nanmedian(x, axis=1))(rows), [np.nan, 2.5, 2.5])
+    with pytest.raises(TypeError, match="method"):
+        cr.grad(lambda x: np.nanquantile(x, 0.5, method="nearest"))(V7)
+    with pytest.raises(ValueError):
+        cr.grad(lambda x: np.nanpercentile(x, 101))(V7)
+    # gradient: exact on quadratics with edge_order=2 (second order everywhere), linear with 1
+    xs = np.array([0.0, 0.4, 1.0, 1.3, 2.2])
+    quad = cr.jit(lambda c: np.gradient(c[0] * xs ** 2 + c[1] * xs, xs, edge_order=2))
+    np.testing.assert_allclose(quad(np.array([1.5, -0.5])), 3.0 * xs - 0.5, rtol=1e-13)
+    np.testing.assert_allclose(cr.jit(lambda c: np.gradient(c * xs, xs))(2.0), np.full(5, 2.0), rtol=1e-13)
+    for bad in (lambda x: np.gradient(x[:2], edge_order=2), lambda x: np.gradient(x, edge_order=3),
+                lambda x: np.gradient(x, np.ones(3))):
+        with pytest.raises(ValueError):
+            cr.jit(bad)(V7)
+    # block: NumPy's errors for mismatched depths, empty lists and tuples
+    for bad, err in ((lambda x: [[x], x], ValueError), (lambda x: [x, []], ValueError),
+                     (lambda x: (x, x), TypeError)):
+        with pytest.raises(err):
+            np.block(bad(V7))
+        with pytest.raises(err):
+            cr.jit(lambda x: np.block(bad(x)))(V7)
+    # copysign: the sign bit of -0.0; ldexp: integer exponents only
+    np.testing.assert_array_equal(cr.jit(lambda x: np.copysign(x, -0.0))(np.array([1.0, -2.0])), [-1.0, -2.0])
+    with pytest.raises(TypeError, match="integer"):
+        cr.jit(lambda x: np.ldexp(x, x))(V7)
+    np.testing.assert_array_equal(cr.jit(lambda x: np.resize(x, (0, 2)))(V7), np.resize(V7, (0, 2)))
 
 
 def test_quantile_methods_and_ranges():

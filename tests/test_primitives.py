@@ -286,6 +286,18 @@ def _build_table():
     T["sinc"] = [Case(cnp.sinc, np.array([0.0, 0.05, -0.2, 0.7, 2.3, -6.1]), id="array"),
                  Case(cnp.sinc, 0.4, id="float"),
                  Case(_b("sinc", n=5), np.array([0.0, 0.1, 0.9, 1.6, -3.3, 9.2]), id="n5")]
+    # scaled Bessel I0, I1 (i1e at 0: its removable 1/x), erfcx (both signs), Hurwitz zeta
+    # (the x-derivative through its Euler-Maclaurin expansion; q exactly)
+    T["i0e"] = [Case(lambda x: _special("i0e")(x), np.array([-7.5, -2.1, -0.3, 0.4, 1.9, 12.0]), id="array"),
+                Case(lambda x: _special("i0e")(x), 0.8, id="float")]
+    T["i1e"] = [Case(lambda x: _special("i1e")(x), np.array([-7.5, -2.1, -0.3, 0.0, 1.9, 12.0]), id="array"),
+                Case(lambda x: _special("i1e")(x), -1.3, id="float")]
+    T["erfcx"] = [Case(lambda x: _special("erfcx")(x), np.array([-1.5, -0.4, 0.0, 0.7, 3.0, 25.0]), id="array"),
+                  Case(lambda x: _special("erfcx")(x), 1.1, id="float")]
+    T["zeta"] = [Case(lambda x, q: _special("zeta")(x, q), np.array([1.5, 2.0, 3.3, 6.0]),
+                      np.array([0.4, 1.0, 2.5, 7.0]), id="array"),
+                 Case(lambda x, q: _special("zeta")(x, q), 2.7, 1.6, id="floats"),
+                 Case(lambda q: _special("zeta")(4.0, q), np.array([0.3, 1.2, 5.0]), id="q")]
     # incomplete gamma and beta (ops/special): both numerical regimes of each (series and
     # continued fraction: x < a + 1 or not; x < (a + 1) / (a + b + 2) or not), every argument
     _ga, _gx = np.array([0.6, 2.5, 3.0, 0.8, 6.0, 1.5]), np.array([0.3, 1.7, 6.5, 2.9, 4.0, 0.05])

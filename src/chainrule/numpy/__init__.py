@@ -1175,5 +1175,237 @@ def angle(z, deg=False):
     return a * (180.0 / pi) if deg else a
 
 
+# ------------------------------- nan-quantiles, gradient, block, copysign, ldexp, resize, i0 ---
+def _quantile_args(name, method, weights, interpolation):
+    if interpolation is not None:
+        raise TypeError(f"chainrule.numpy.{name}: the argument interpolation= is not supported")
+    if method != "linear":
+        raise TypeError(f"chainrule.numpy.{name}: the argument method={method!r} is not supported (only 'linear')")
+    if weights is not None:
+        raise TypeError(f"chainrule.numpy.{name}: the argument weights= is not supported")
+
+
+def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+                weights=None, interpolation=None):
+    """`numpy.nanquantile`, method "linear": the quantile of the non-nan entries (nan where there
+    are none).  nan entries sort last (as +inf, zero derivative); each slice indexes its own count."""
+    _no_out("nanquantile", out)
+    _quantile_args("nanquantile", method, weights, interpolation)
+    if not _traced(a, q):
+        return _np.nanquantile(a, q, axis=axis, keepdims=keepdims)
+    a = asarray(a)
+    if dtype_of(a).kind in "biub":
+        a = astype(a, _np.float64)
+    if not isinstance(q, Tracer):
+        qc = _np.asarray(q)
+        if qc.size and (qc.min() < 0 or qc.max() > 1):
+            raise ValueError("Quantiles must be in the range [0, 1]")
+    nd = ndim(a)
+    axes = tuple(range(nd)) if axis is None else _R.normalize_axes(a, axis)
+    keep = [i for i in range(nd) if i not in axes]
+    rshape = tuple(shape_of(a)[i] for i in keep)
+    n = int(_np.prod([shape_of(a)[i] for i in axes], dtype=_np.int64))
+    x = reshape(transpose(a, tuple(keep) + tuple(axes)), rshape + (n,))
+    missing = isnan(x)
+    s = sort(where(missing, _np.inf, x), axis=-1)
+    cnt = sum(astype(logical_not(stop_gradient(missing)), _np.float64), axis=-1)      # rshape
+    q = asarray(q)
+    qshape = shape_of(q)
+    nr, nq = len(rshape), len(qshape)
+    cnt_b = reshape(cnt, rshape + (1,) * nq)
+    g = q * (cnt_b - 1.0)                                                         # rshape + qshape
+    j = clip(floor(g), 0.0, maximum(cnt_b - 2.0, 0.0))
+    t = g - j
+    jl = astype(j, _np.int64)
+    jh = astype(minimum(j + 1.0, maximum(cnt_b - 1.0, 0.0)), _np.int64)
+    flat = rshape + (int(_np.prod(qshape, dtype=_np.int64)),)
+    lo = reshape(take_along_axis(s, reshape(jl, flat), axis=-1), rshape + qshape)
+    hi = reshape(take_along_axis(s, reshape(jh, flat), axis=-1), rshape + qshape)
+    y = where(equal(cnt_b, 0.0), _np.nan, lo + (hi - lo) * t)
+    y = transpose(y, tuple(range(nr, nr + nq)) + tuple(range(nr)))                # qshape + rshape
+    if keepdims:
+        y = reshape(y, qshape + tuple(1 if i in axes else shape_of(a)[i] for i in range(nd)))
+    return y
+
+
+def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+                  weights=None, interpolation=None):
+    """`numpy.nanpercentile`: `nanquantile(a, q / 100)`, method "linear" only."""
+    _no_out("nanpercentile", out)
+    _quantile_args("nanpercentile", method, weights, interpolation)
+    if not _traced(a, q):
+        return _np.nanpercentile(a, q, axis=axis, keepdims=keepdims)
+    if not isinstance(q, Tracer):
+        qc = _np.asarray(q)
+        if qc.size and (qc.min() < 0 or qc.max() > 100):
+            raise ValueError("Percentiles must be in the range [0, 100]")
+    return nanquantile(a, asarray(q) / 100.0, axis=axis, keepdims=keepdims)
+
+
+def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """`numpy.nanmedian`: the median of the non-nan entries (nan where there are none)."""
+    _no_out("nanmedian", out)
+    if not _traced(a):
+        return _np.nanmedian(a, axis=axis, keepdims=keepdims)
+    return nanquantile(a, 0.5, axis=axis, keepdims=keepdims)
+
+
+def _gradient_axis(f, h, edge_order):
+    """NumPy's gradient of f along its last axis: second-order central differences inside,
+    one-sided differences of order `edge_order` at the ends; h a spacing or coordinates."""
+    if isinstance(h, tuple):                                   # coordinates: non-uniform
+        (dx,) = h
+        d1, d2 = dx[:-1], dx[1:]
+        inner = (-d2 / (d1 * (d1 + d2))) * f[..., :-2] + ((d2 - d1) / (d1 * d2)) * f[..., 1:-1] \
+            + (d1 / (d2 * (d1 + d2))) * f[..., 2:]
+        if edge_order == 1:
+            first = (f[..., 1:2] - f[..., :1]) / dx[:1]
+            last = (f[..., -1:] - f[..., -2:-1]) / dx[-1:]
+        else:
+            a, b = dx[0], dx[1]
+            first = (-(2.0 * a + b) / (a * (a + b))) * f[..., :1] + ((a + b) / (a * b)) * f[..., 1:2] \
+                + (-a / (b * (a + b))) * f[..., 2:3]
+            a, b = dx[-2], dx[-1]
+            last = (b / (a * (a + b))) * f[..., -3:-2] + (-(a + b) / (a * b)) * f[..., -2:-1] \
+                + ((2.0 * b + a) / (b * (a + b))) * f[..., -1:]
+        return concatenate([first, inner, last], axis=-1)
+    inner = (f[..., 2:] - f[..., :-2]) / (2.0 * h)
+    if edge_order == 1:
+        first, last = (f[..., 1:2] - f[..., :1]) / h, (f[..., -1:] - f[..., -2:-1]) / h
+    else:
+        first = (-1.5 * f[..., :1] + 2.0 * f[..., 1:2] - 0.5 * f[..., 2:3]) / h
+        last = (0.5 * f[..., -3:-2] - 2.0 * f[..., -2:-1] + 1.5 * f[..., -1:]) / h
+    return concatenate([first, inner, last], axis=-1)
+
+
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """`numpy.gradient`: second-order central differences inside, first- or second-order
+    (`edge_order`) one-sided ones at the ends; spacings as scalars or coordinate arrays (which
+    may be traced too).  One array for one axis, else a tuple."""
+    if not _traced(f, *varargs):
+        return _np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
+    f = asarray(f)
+    if dtype_of(f).kind in "biub":
+        f = astype(f, _np.float64)
+    nd = ndim(f)
+    axes = tuple(range(nd)) if axis is None else _R.normalize_axes(f, axis)
+    if len(set(axes)) != len(axes):
+        raise ValueError("duplicate value in 'axis'")
+    if len(varargs) == 0:
+        spacing = [1.0] * len(axes)
+    elif len(varargs) == 1 and ndim(varargs[0]) == 0:
+        spacing = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes):
+        spacing = list(varargs)
+    else:
+        raise TypeError("invalid number of arguments")
+    if edge_order > 2 or edge_order < 1:
+        raise ValueError("'edge_order' greater than 2 not supported")
+    outs = []
+    for ax, h in zip(axes, spacing):
+        n = shape_of(f)[ax]
+        if n < edge_order + 1:
+            raise ValueError("Shape of array too small to calculate a numerical gradient, "
+                             "at least (edge_order + 1) elements are required.")
+        if ndim(h) == 1:
+            if shape_of(h)[0] != n:
+                raise ValueError("when 1d, distances must match the length of the corresponding dimension")
+            h = asarray(h)
+            if dtype_of(h).kind in "biub":
+                h = astype(h, _np.float64)
+            dx = h[1:] - h[:-1]
+            uniform = not _traced(dx) and bool(_np.all(_np.asarray(dx) == _np.asarray(dx)[0]))
+            h = _np.asarray(dx)[0] if uniform else (dx,)
+        elif ndim(h) != 0:
+            raise ValueError("distances must be either scalars or 1d")
+        g = _gradient_axis(moveaxis(f, ax, -1), h, edge_order)
+        outs.append(moveaxis(g, -1, ax))
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _block_depth(arrays, path=()):
+    """(list depth, max leaf ndim) of a nested list for block, checking equal depths."""
+    if isinstance(arrays, tuple):
+        raise TypeError(f"arrays{''.join(f'[{i}]' for i in path)} is a tuple. Only lists can be used "
+                        "to arrange blocks, and np.block does not allow implicit conversion from tuple to ndarray.")
+    if not isinstance(arrays, list):
+        return 0, ndim(arrays)
+    if not arrays:
+        raise ValueError(f"List at arrays{''.join(f'[{i}]' for i in path)} cannot be empty")
+    found = [_block_depth(a, path + (i,)) for i, a in enumerate(arrays)]
+    if len({d for d, _ in found}) > 1:
+        raise ValueError("List depths are mismatched.")
+    return found[0][0] + 1, builtins.max(m for _, m in found)
+
+
+def block(arrays):
+    """`numpy.block`: assemble nested lists of arrays, the innermost lists along the last axis."""
+    if not _traced(arrays):
+        return _np.block(arrays)
+    depth, leaf_nd = _block_depth(arrays)
+    nd = builtins.max(depth, leaf_nd)
+
+    def build(x, level):
+        if not isinstance(x, list):
+            x = asarray(x)
+            return reshape(x, (1,) * (nd - ndim(x)) + shape_of(x))
+        return concatenate([build(v, level + 1) for v in x], axis=level - depth)
+    return build(arrays, 0)
+
+
+def copysign(x1, x2):
+    """`numpy.copysign`: |x1| with the sign bit of x2 (-0.0 counts as negative); the derivative
+    is in x1 only (x2 enters through its sign)."""
+    if not _traced(x1, x2):
+        return _np.copysign(x1, x2)
+    x1, x2 = asarray(x1), stop_gradient(asarray(x2))
+    if dtype_of(x1).kind in "biub":
+        x1 = astype(x1, _np.float64)
+    if dtype_of(x1).kind == "c" or dtype_of(x2).kind == "c":
+        raise TypeError("ufunc 'copysign' not supported for complex input")
+    with _np.errstate(divide="ignore"):
+        neg = logical_or(less(x2, 0), logical_and(equal(x2, 0), less(divide(1.0, x2), 0)))
+    a = absolute(x1)
+    return where(neg, -a, a)
+
+
+def ldexp(x1, x2):
+    """`numpy.ldexp`: x1 * 2**x2 for integer x2 (exact: a power of two); differentiable in x1."""
+    if not _traced(x1, x2):
+        return _np.ldexp(x1, x2)
+    if dtype_of(x2).kind not in "biu":
+        raise TypeError("ufunc 'ldexp' needs an integer exponent x2 (it is not differentiable)")
+    x1 = asarray(x1)
+    if dtype_of(x1).kind in "biub":
+        x1 = astype(x1, _np.float64)
+    if dtype_of(x1).kind == "c":
+        raise TypeError("ufunc 'ldexp' not supported for complex input")
+    return x1 * exp2(astype(stop_gradient(asarray(x2)), dtype_of(x1)))
+
+
+def resize(a, new_shape):
+    """`numpy.resize`: the flattened entries repeated cyclically to fill `new_shape`."""
+    if not _traced(a):
+        return _np.resize(a, new_shape)
+    shp = (int(new_shape),) if _np.ndim(new_shape) == 0 else tuple(int(v) for v in new_shape)
+    if builtins.any(v < 0 for v in shp):
+        raise ValueError("all elements of `new_shape` must be non-negative")
+    flat = ravel(asarray(a))
+    total, n = int(_np.prod(shp, dtype=_np.int64)), shape_of(flat)[0]
+    if n == 0 or total == 0:
+        return zeros(shp, dtype_of(flat))
+    return reshape(take(flat, _np.arange(total) % n), shp)
+
+
+def i0(x):
+    """`numpy.i0`: the modified Bessel function of order 0 (chainrule.scipy.special.i0)."""
+    if not _traced(x):
+        return _np.i0(x)
+    x = asarray(x)
+    if dtype_of(x).kind == "c":
+        raise TypeError("i0 not supported for complex values")
+    return _special.i0(astype(x, _np.float64) if dtype_of(x).kind in "biub" else x)
+
+
 from . import linalg  # noqa: E402,F401  (needs the names above)
 from . import fft  # noqa: E402,F401  (chainrule.numpy.fft)

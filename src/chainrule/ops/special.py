@@ -1,4 +1,5 @@
-"""Special functions (erf, erfc, erfinv, gammaln, digamma, polygamma, sinc) and their rules.
+"""Special functions (erf, erfc, erfinv, gammaln, digamma, polygamma, sinc, the incomplete gamma
+and beta family, i0e, i1e, erfcx, Hurwitz zeta) and their rules.
 
 The implementations are scipy.special's when SciPy can be imported.  Without
 SciPy, NumPy fallbacks take over (also importable as ``np_erf`` etc. for
@@ -993,3 +994,129 @@ def gammainccinv(a, y):
 def betaincinv(a, b, y):
     """The x with I_x(a, b) = y."""
     return bind(betaincinv_p, a, b, y)
+
+
+# ============================================ Bessel I0, I1 (scaled), erfcx, Hurwitz zeta ===
+# i0e(x) = exp(-|x|) I0(x), i1e(x) = exp(-|x|) I1(x) (SciPy's values).  With I0' = I1 and
+# I1' = I0 - I1 / x (DLMF 10.29.2-3): i0e' = i1e - sign(x) i0e and
+# i1e' = i0e - i1e (sign(x) + 1/x), 1/2 at x = 0 (I1(x) ~ x/2, DLMF 10.30.1).
+# erfcx(x) = exp(x^2) erfc(x): erfcx' = 2 x erfcx - 2/sqrt(pi) (from DLMF 7.10.1).
+# zeta(x, q) = sum_n (n + q)^-x (DLMF 25.11.1): d/dq = -x zeta(x + 1, q) (DLMF 25.11.17);
+# d/dx has no closed form: it is the x-derivative of the Euler-Maclaurin expansion
+# (DLMF 25.11.5; Johansson 2015, eq. 5), written with chainrule operations, so every
+# order and mode differentiates that expansion (as JAX does).
+# Each derivative is again one of these primitives, sign (piecewise constant) or chainrule
+# code, so Taylor rules by nested forward mode are exact.
+
+if _sc is not None:
+    _i0e, _i1e, _erfcx, _zeta = _sc.i0e, _sc.i1e, _sc.erfcx, _sc.zeta
+else:                      # pragma: no cover
+    def _missing(name):
+        def fn(*args):
+            raise ImportError(f"chainrule.scipy.special.{name} needs SciPy: pip install scipy")
+        return fn
+    _i0e, _i1e, _erfcx, _zeta = (_missing(n) for n in ("i0e", "i1e", "erfcx", "zeta"))
+
+
+def _d_i1e(x, ans):
+    at0 = E.equal(x, 0.0)
+    xs = E.select(at0, 1.0, x)
+    return E.select(at0, 0.5, i0e(x) - ans * (E.sign(x) + 1.0 / xs))
+
+
+def _elementwise_unary(name, impl, deriv, sympy):
+    """A unary elementwise primitive with derivative ``deriv(x, ans)``, Taylor rule by nested
+    forward mode (no recurrence written yet) and no libm form (the code generators call `impl`)."""
+    p = Primitive(name, _scalar_out(impl))
+    defjvp(p, lambda t, ans, x: t * deriv(x, ans))
+    defvjp(p, lambda g, ans, x: g * deriv(x, ans))
+    E.defelementwise(p, None, sympy=sympy)
+    taylor_by_jvp.add(p)
+    return p
+
+
+i0e_p = _elementwise_unary("i0e", _i0e, lambda x, ans: i1e(x) - E.sign(x) * ans,
+                           lambda sp, x: sp.besseli(0, x) * sp.exp(-sp.Abs(x)))
+i1e_p = _elementwise_unary("i1e", _i1e, _d_i1e, lambda sp, x: sp.besseli(1, x) * sp.exp(-sp.Abs(x)))
+erfcx_p = _elementwise_unary("erfcx", _erfcx, lambda x, ans: 2.0 * (x * ans) - _TWO_OVER_SQRT_PI,
+                             lambda sp, x: sp.exp(x ** 2) * sp.erfc(x))
+
+# (2j)! / B_2j, j = 1..16: the Euler-Maclaurin coefficients (as JAX's zeta uses them)
+_EM_N = 16
+_EM_COEF = [12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1307674368000 / 691, 74724249600.0,
+            -10670622842880000 / 3617, 5109094217170944000 / 43867, -802857662698291200000 / 174611,
+            14101100039391805440000 / 77683, -1693824136731743669452800000 / 236364091,
+            186134520519971831808000000 / 657931, -37893265687455865519472640000000 / 3392780147,
+            759790291646040068357842010112000000 / 1723168255201,
+            -134196726836183700385281186201600000000 / 7709321041217]
+
+
+def _zeta_dx(x, q):
+    """d/dx zeta(x, q): the x-derivative of sum_{k<N} (q+k)^-x + (q+N)^(1-x)/(x-1)
+    + (q+N)^-x/2 + sum_j B_2j/(2j)! (x)_(2j-1) (q+N)^(-x-2j+1), N = 16 (x > 1, q > 0)."""
+    out = 0.0
+    for k in range(_EM_N):
+        lk = E.log(q + float(k))
+        out = out - lk * E.exp(-x * lk)
+    L = E.log(q + float(_EM_N))
+    big = E.exp(-x * L)                                  # (q+N)^-x
+    s1 = x - 1.0
+    integral = (q + float(_EM_N)) * big / s1              # (q+N)^(1-x) / (x-1)
+    out = out - integral * (L + 1.0 / s1) - 0.5 * L * big
+    poch, dpoch = 1.0, 0.0                               # (x)_m and its x-derivative
+    term = big                                           # (q+N)^(-x-m)
+    inv = 1.0 / (q + float(_EM_N))
+    for m in range(2 * len(_EM_COEF) - 1):
+        poch, dpoch = poch * (x + float(m)), dpoch * (x + float(m)) + poch
+        term = term * inv if m else term
+        if m % 2 == 0:                                   # m = 2j - 2: (x)_(2j-1), (q+N)^(-x-2j+1)
+            w = term * inv
+            c = 1.0 / _EM_COEF[m // 2]
+            out = out + c * (dpoch * w - poch * L * w)
+    return out
+
+
+zeta_p = Primitive("zeta", _scalar_out(_zeta))
+defjvp(zeta_p, lambda t, ans, x, q: t * _zeta_dx(x, q),
+       lambda t, ans, x, q: t * (-x * zeta(x + 1.0, q)))
+defvjp(zeta_p, lambda g, ans, x, q: _unb(x, g * _zeta_dx(x, q)),
+       lambda g, ans, x, q: _unb(q, g * (-x * zeta(x + 1.0, q))))
+E.defelementwise(zeta_p, None, sympy="zeta")
+taylor_by_jvp.add(zeta_p)
+
+
+def i0e(x):
+    """exp(-|x|) I0(x), the exponentially scaled modified Bessel function of order 0."""
+    return bind(i0e_p, x)
+
+
+def i1e(x):
+    """exp(-|x|) I1(x), the exponentially scaled modified Bessel function of order 1."""
+    return bind(i1e_p, x)
+
+
+def _unscale(scaled, x):
+    """exp(|x|) * scaled, as two half factors (overflows only where the result does)."""
+    h = E.exp(0.5 * E.absolute(x))
+    return (h * scaled) * h
+
+
+def i0(x):
+    """I0(x), the modified Bessel function of order 0: exp(|x|) i0e(x)."""
+    return _unscale(i0e(x), x)
+
+
+def i1(x):
+    """I1(x), the modified Bessel function of order 1: exp(|x|) i1e(x)."""
+    return _unscale(i1e(x), x)
+
+
+def erfcx(x):
+    """exp(x^2) erfc(x), the scaled complementary error function (no overflow for large x)."""
+    return bind(erfcx_p, x)
+
+
+def zeta(x, q=None):
+    """The Hurwitz zeta function sum_n (n + q)^-x (x > 1, q > 0); differentiable in q exactly and
+    in x through its Euler-Maclaurin expansion.  q=None (Riemann's zeta) is q = 1."""
+    return bind(zeta_p, x, 1.0 if q is None else q)

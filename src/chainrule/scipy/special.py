@@ -2,9 +2,10 @@
 
 erf, erfc, erfinv, gammaln, digamma (psi), polygamma, the incomplete gamma and beta
 functions gammainc, gammaincc, betainc, betaincc and their inverses gammaincinv, gammainccinv,
-betaincinv are primitives (`chainrule.ops.special`; differentiable in every argument,
-the shape parameters included); the rest are composed from chainrule operations,
-written to be numerically stable and to keep their gradients finite.
+betaincinv, i0e, i1e (i0, i1 from them), erfcx and the Hurwitz zeta are primitives
+(`chainrule.ops.special`; differentiable in every argument, the shape parameters included);
+the rest are composed from chainrule operations, written to be numerically stable and to keep
+their gradients finite.
 """
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from ..ops import elementwise as _E, reductions as _R, shape as _S
 
 __all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "psi", "polygamma", "gamma", "betaln",
            "logsumexp", "expit", "logit", "xlogy", "xlog1py", "softmax", "log_softmax", "ndtr",
-           "log_ndtr", "gammainc", "gammaincc", "betainc", "betaincc", "gammaincinv", "gammainccinv", "betaincinv"]
+           "log_ndtr", "gammainc", "gammaincc", "betainc", "betaincc", "gammaincinv", "gammainccinv", "betaincinv",
+           "i0", "i0e", "i1", "i1e", "erfcx", "zeta"]
 
 erf, erfc, erfinv = _P.erf, _P.erfc, _P.erfinv
 gammaln, digamma, polygamma = _P.gammaln, _P.digamma, _P.polygamma
 psi = digamma
 gammainc, gammaincc, betainc, betaincc = _P.gammainc, _P.gammaincc, _P.betainc, _P.betaincc
 gammaincinv, gammainccinv, betaincinv = _P.gammaincinv, _P.gammainccinv, _P.betaincinv
+i0, i0e, i1, i1e, erfcx, zeta = _P.i0, _P.i0e, _P.i1, _P.i1e, _P.erfcx, _P.zeta
 
 
 def _arr(x):

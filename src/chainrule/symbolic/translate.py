@@ -283,7 +283,7 @@ def from_sympy(expr, symbols) -> Callable:
     acos, atan, acot, atan2, sinh, cosh, tanh, coth, sech, csch, asinh, acosh,
     atanh, acoth, exp, log, Abs, sign, floor, ceiling, Max, Min, Piecewise,
     Heaviside, Mod, sinc, re, im, conjugate, and through ``chainrule.scipy.special``
-    erf, erfc, erfinv, loggamma, gamma, digamma, polygamma.  Any other function (or an
+    erf, erfc, erfinv, loggamma, gamma, digamma, polygamma, zeta.  Any other function (or an
     undefined one, or a free symbol missing from `symbols`) raises
     NotImplementedError / ValueError naming it, when ``from_sympy`` is called.
     """
