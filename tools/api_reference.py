@@ -14,6 +14,7 @@ from __future__ import annotations
 import __future__
 import importlib
 import inspect
+import re
 import pkgutil
 import sys
 import types
@@ -65,12 +66,15 @@ def first_paragraph(obj):
     return " ".join(doc.strip().split("\n\n")[0].split())
 
 
+_NO_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")   # default values printed with an address
+
+
 def signature(name, obj):
     if not callable(obj):
         r = repr(obj)
         return f"{name} = {r if len(r) <= 60 else type(obj).__name__ + '(...)'}"
     try:
-        return f"{name}{inspect.signature(obj)}"
+        return f"{name}{_NO_ADDRESS.sub('>', str(inspect.signature(obj)))}"
     except (TypeError, ValueError):
         return f"{name}(...)"
 
