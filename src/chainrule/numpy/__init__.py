@@ -701,20 +701,18 @@ def nanmin(a, axis=None, out=None, keepdims=False):
     return _nan_extreme("nanmin", min, _np.inf, a, axis, out, keepdims)
 
 
-def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
-             weights=None, interpolation=None):
-    """`numpy.quantile`, method "linear" only: the interpolation between the two neighbouring
-    order statistics (a sorted copy), differentiable in a (through those two) and in q."""
-    _no_out("quantile", out)
+def _quantile_args(name, method, weights, interpolation):
     if interpolation is not None:
-        raise TypeError("chainrule.numpy.quantile: the argument interpolation= is not supported")
+        raise TypeError(f"chainrule.numpy.{name}: the argument interpolation= is not supported")
     if method != "linear":
-        raise TypeError("chainrule.numpy.quantile: the argument method=" + repr(method)
-                        + " is not supported (only 'linear')")
+        raise TypeError(f"chainrule.numpy.{name}: the argument method={method!r} is not supported (only 'linear')")
     if weights is not None:
-        raise TypeError("chainrule.numpy.quantile: the argument weights= is not supported")
-    if not _traced(a, q):
-        return _np.quantile(a, q, axis=axis, keepdims=keepdims)
+        raise TypeError(f"chainrule.numpy.{name}: the argument weights= is not supported")
+
+
+def _quantile_rows(a, q, axis):
+    """(a as floats, its ndim, the reduced axes, the kept shape, the number n of reduced entries,
+    a reshaped to kept shape + (n,)), after checking that q is in [0, 1]."""
     a = asarray(a)
     if dtype_of(a).kind in "biub":
         a = astype(a, _np.float64)
@@ -725,10 +723,21 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     nd = ndim(a)
     axes = tuple(range(nd)) if axis is None else _R.normalize_axes(a, axis)
     keep = [i for i in range(nd) if i not in axes]
-    x = transpose(a, tuple(keep) + tuple(axes))
     rshape = tuple(shape_of(a)[i] for i in keep)
     n = int(_np.prod([shape_of(a)[i] for i in axes], dtype=_np.int64))
-    s = sort(reshape(x, rshape + (n,)), axis=-1)
+    return a, nd, axes, rshape, n, reshape(transpose(a, tuple(keep) + tuple(axes)), rshape + (n,))
+
+
+def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+             weights=None, interpolation=None):
+    """`numpy.quantile`, method "linear" only: the interpolation between the two neighbouring
+    order statistics (a sorted copy), differentiable in a (through those two) and in q."""
+    _no_out("quantile", out)
+    _quantile_args("quantile", method, weights, interpolation)
+    if not _traced(a, q):
+        return _np.quantile(a, q, axis=axis, keepdims=keepdims)
+    a, nd, axes, rshape, n, x = _quantile_rows(a, q, axis)
+    s = sort(x, axis=-1)
     q = asarray(q)
     qshape = shape_of(q)
     if n == 1:
@@ -1176,13 +1185,6 @@ def angle(z, deg=False):
 
 
 # ------------------------------- nan-quantiles, gradient, block, copysign, ldexp, resize, i0 ---
-def _quantile_args(name, method, weights, interpolation):
-    if interpolation is not None:
-        raise TypeError(f"chainrule.numpy.{name}: the argument interpolation= is not supported")
-    if method != "linear":
-        raise TypeError(f"chainrule.numpy.{name}: the argument method={method!r} is not supported (only 'linear')")
-    if weights is not None:
-        raise TypeError(f"chainrule.numpy.{name}: the argument weights= is not supported")
 
 
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
@@ -1193,19 +1195,7 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
     _quantile_args("nanquantile", method, weights, interpolation)
     if not _traced(a, q):
         return _np.nanquantile(a, q, axis=axis, keepdims=keepdims)
-    a = asarray(a)
-    if dtype_of(a).kind in "biub":
-        a = astype(a, _np.float64)
-    if not isinstance(q, Tracer):
-        qc = _np.asarray(q)
-        if qc.size and (qc.min() < 0 or qc.max() > 1):
-            raise ValueError("Quantiles must be in the range [0, 1]")
-    nd = ndim(a)
-    axes = tuple(range(nd)) if axis is None else _R.normalize_axes(a, axis)
-    keep = [i for i in range(nd) if i not in axes]
-    rshape = tuple(shape_of(a)[i] for i in keep)
-    n = int(_np.prod([shape_of(a)[i] for i in axes], dtype=_np.int64))
-    x = reshape(transpose(a, tuple(keep) + tuple(axes)), rshape + (n,))
+    a, nd, axes, rshape, n, x = _quantile_rows(a, q, axis)
     missing = isnan(x)
     s = sort(where(missing, _np.inf, x), axis=-1)
     cnt = sum(astype(logical_not(stop_gradient(missing)), _np.float64), axis=-1)      # rshape
