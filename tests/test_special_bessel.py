@@ -108,3 +108,12 @@ def test_scipy_ufuncs_dispatch_on_traced_values():
     for name in ("i0", "i0e", "i1", "i1e", "erfcx"):
         ufunc, f = getattr(sc, name), getattr(cs, name)
         assert cr.grad(lambda x: ufunc(x))(0.7) == pytest.approx(cr.grad(f)(0.7), rel=1e-15)
+
+
+def test_scipy_zeta_wrapper_dispatches_through_its_private_ufunc():
+    # scipy.special.zeta is a Python function around the ufuncs _zeta / _riemann_zeta
+    assert cr.grad(lambda q: sc.zeta(3.0, q))(2.0) == pytest.approx(-3.0 * sc.zeta(4.0, 2.0), rel=1e-13)
+    d = cr.grad(lambda x: sc.zeta(x))(3.0)
+    assert d == pytest.approx(cr.grad(lambda x: cs.zeta(x, 1.0))(3.0), rel=1e-15)
+    assert d == pytest.approx(cr.fd.derivative(lambda x: sc.zeta(x), 3.0).value, rel=1e-8)
+    assert cr.jit(lambda x: sc.zeta(x, 2.0))(3.0) == pytest.approx(sc.zeta(3.0, 2.0), rel=1e-15)

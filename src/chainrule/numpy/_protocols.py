@@ -83,10 +83,19 @@ def _special_ufunc(ufunc):
     import sys
     sc = sys.modules.get("scipy.special")          # a SciPy ufunc exists only once SciPy is imported
     name = ufunc.__name__
-    if sc is None or getattr(sc, name, None) is not ufunc:
+    if sc is None:
         return None
     from ..scipy import special as css
+    if name in _PRIVATE_UFUNCS and getattr(getattr(sc, "_ufuncs", None), name, None) is ufunc:
+        return _PRIVATE_UFUNCS[name](css)
+    if getattr(sc, name, None) is not ufunc:
+        return None
     return getattr(css, name, None) if name in css.__all__ else None
+
+
+# SciPy functions that are Python wrappers around a private ufunc: the ufunc's chainrule twin
+_PRIVATE_UFUNCS = {"_zeta": lambda css: css.zeta,                     # scipy.special.zeta(x, q)
+                   "_riemann_zeta": lambda css: lambda x: css.zeta(x, 1.0)}   # zeta(x)
 
 
 def _ufunc_call(fn, inputs, kwargs):
