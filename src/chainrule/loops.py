@@ -33,11 +33,11 @@ from .rules import jvp_rules, vjp_rules, vjp_fwd_rules, batch_rules, taylor_rule
 from .ir.program import Var, Program, Eqn
 from .ir.optimize import optimize
 from .ir.partial_eval import partial_eval, SHARED, KNOWN, LATER
-from .interpreters.staging import StagingTrace, NotStageable, eval_program, output_vars
+from .interpreters.staging import CapturingTrace, NotStageable, eval_program, output_vars
 from .interpreters.batching import BatchTracer
-from .custom_call import stage_custom
+from . import custom_call  # noqa: F401  (installs StagingTrace.stage_custom)
 from .interpreters.programs import jvp_program, vjp_program, vmap_program, jet_program, _expand, _to_front
-from .ops import shape as S, reductions as R, elementwise as E, linalg as L
+from .ops import shape as S, reductions as R, elementwise as E, linalg as LA
 from .compile import codegen, loop_kernel, array_kernel
 
 
@@ -61,30 +61,16 @@ def example_value(x):
     return x
 
 
-class BodyTrace(StagingTrace):
+class BodyTrace(CapturingTrace):
     """Stages a loop body: outer tracers it meets become inputs; value reads abort."""
 
-    __slots__ = ("captured", "_by_id")
+    __slots__ = ()
 
-    def __init__(self, level):
-        super().__init__(level)
-        self.captured, self._by_id = [], {}
-
-    def outer(self, a, p=None):
-        entry = self._by_id.get(id(a))
-        if entry is None:
-            value = example_value(a)
-            entry = self._by_id[id(a)] = (value, self.new_var(value))
-            self.captured.append((a, entry[1]))
-        return entry
+    def outer_value(self, a):
+        return example_value(a)
 
     def read(self, tracer, kind, value):
         raise BodyReadsValue
-
-    def process_custom_jvp(self, custom, args):     # one custom_call equation: its rule is kept
-        return stage_custom(self, custom, args)
-
-    process_custom_vjp = process_custom_jvp
 
 
 def stage_body(fn, examples):
@@ -474,14 +460,16 @@ def _scan_vjp(g, ans, primals, params, argnums):
     cts = _expand(acc, wc) + _expand(ck, wk) + _expand(_join(ct_main, ct_rest, rev), wx)
     return [cts[i] for i in argnums]
 
+
 # Residuals (no checkpoint): one step's joint forward-and-backward program is split by
 # partial evaluation.  The forward scan runs its forward part and saves, per step, the
 # values the backward part reads (the residuals); the backward scan runs only the
 # backward part, without recomputing the step.  That pays when the step holds products
 # (matmul, einsum) that cost more than writing and reading the residuals back; otherwise
-# (elementwise steps: measured on the LSTM and Lorenz workloads, where recomputing was
-# 1.05-1.8x faster) and when the residuals are much larger than the carries, the forward
-# pass saves the carries and the backward pass recomputes each step (`_bwd_program`).
+# (elementwise steps: on the LSTM and Lorenz workloads recomputing was 1.05-2.5x faster,
+# jit(grad) of both forms alternated in one process, one core) and when the residuals are
+# much larger than the carries, the forward pass saves the carries and the backward pass
+# recomputes each step (`_bwd_program`).
 
 RESIDUAL_RATIO = 16       # residual elements per step allowed per carried/input element
 RESIDUAL_SLACK = 4096     # ... plus this many
@@ -492,7 +480,7 @@ def _product_flops(eqns):
     """Multiply-adds of a step's products: sqrt(|a| |b| |out|) for a contraction."""
     total = 0
     for e in eqns:
-        if e.prim is L.matmul_p or e.prim is L.einsum_p:
+        if e.prim is LA.matmul_p or e.prim is LA.einsum_p:
             sizes = [math.prod(aval(a)[0]) for a in e.invars] + [math.prod(e.outvars[0].shape)]
             total += int(math.sqrt(math.prod(sizes))) if len(e.invars) == 2 else math.prod(sizes)
     return total
@@ -508,16 +496,27 @@ class _Residuals:
         self.bwd, self.wc, self.wk, self.wx, self.my, self.ys = bwd, wc, wk, wx, my, ys
 
 
+_splits = weakref.WeakKeyDictionary()      # body -> {(wc, wx): the split, or None}
+
+
 def _residual_split(primals, params, argnums):
-    """(forward body, _Residuals) of a scan's reverse mode, or None to recompute."""
+    """(forward body, _Residuals) of a scan's reverse mode, or None to recompute.  It depends
+    on the body and on which inputs have cotangents only, so it is made once per body."""
     body, nc, nk = params["body"], params["n_consts"], params["n_carry"]
     if not _product_flops(body.eqns):
         return None
     consts, carry, xs = _split(primals, nc, nk)
-    nx = len(xs)
     want = set(argnums)
-    wc = [i in want and _inexact(c) for i, c in enumerate(consts)]
-    wx = [nc + nk + j in want and _inexact(x) for j, x in enumerate(xs)]
+    wc = tuple(i in want and _inexact(c) for i, c in enumerate(consts))
+    wx = tuple(nc + nk + j in want and _inexact(x) for j, x in enumerate(xs))
+    per = _splits.setdefault(body, {})
+    if (wc, wx) not in per:
+        per[wc, wx] = _make_split(body, nc, nk, consts, carry, xs, list(wc), list(wx))
+    return per[wc, wx]
+
+
+def _make_split(body, nc, nk, consts, carry, xs, wc, wx):
+    nx = len(xs)
     wk = [_inexact(c) for c in carry]
     ys = [aval(v) for v in body.outvars[nk:]]
     my = [np.issubdtype(dt, np.inexact) for _, dt in ys]

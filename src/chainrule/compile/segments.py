@@ -47,12 +47,13 @@ def kernel_segments(prog):
             start = None
     if not runs:
         return prog
-    late = {v.id for v in prog.outvars if type(v) is Var} | {g.var.id for g in prog.guards}
-    used_after = [set() for _ in prog.eqns]        # var ids read by equations after i
-    seen = set(late)
-    for i in range(len(prog.eqns) - 1, -1, -1):
-        used_after[i] = seen.copy() if any(i == b - 1 for _, b in runs) else None
-        seen.update(a.id for a in prog.eqns[i].invars if type(a) is Var)
+    ends = {b for _, b in runs}
+    read_from = {}                  # run end b -> ids read from equation b on (outputs, guards too)
+    seen = {v.id for v in prog.outvars if type(v) is Var} | {g.var.id for g in prog.guards}
+    for i in range(len(prog.eqns), 0, -1):
+        if i in ends:
+            read_from[i] = set(seen)
+        seen.update(a.id for a in prog.eqns[i - 1].invars if type(a) is Var)
     next_id = 1 + max([v.id for v in prog.invars] + [o.id for e in prog.eqns for o in e.outvars] + [0])
     eqns, pos = [], 0
     for a, b in runs:
@@ -65,7 +66,7 @@ def kernel_segments(prog):
                     ins.append(x)
                     in_ids.add(x.id)
             defined.update(o.id for o in e.outvars)
-        outs = [o for e in seg for o in e.outvars if o.id in used_after[b - 1]]
+        outs = [o for e in seg for o in e.outvars if o.id in read_from[b]]
         ys = []
         for o in outs:
             next_id += 1

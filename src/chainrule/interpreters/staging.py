@@ -95,8 +95,8 @@ class StagingTrace(Trace):
 
     __slots__ = ("eqns", "guards", "n_vars", "consts", "region_pass")
     tracer_type = StagingTracer
-    stage_custom = None        # custom_call.stage_custom: how a loop body or region records
-    #                            a custom_jvp/custom_vjp call (jit's own programs inline them)
+    stage_custom = None        # custom_call.stage_custom, used by CapturingTrace (jit's own
+    #                            programs are only evaluated: they inline custom functions)
 
     def __init__(self, level, region_pass=None):
         super().__init__(level)
@@ -259,9 +259,8 @@ def _replay(x, g):
 # loop, one copy per iteration, and only then roll them.  Instead, reverse mode under jit
 # first stages the function alone (a *region*), lets jit's pass roll its loops, and then
 # differentiates the rolled program: the reverse pass of a rolled loop is one scan, never
-# unrolled.  A custom_jvp/custom_vjp call is one `custom_call` equation of the region (its
-# rule, not its body, is differentiated).  A region that meets a tracer of another
-# transformation is abandoned, and the function runs under reverse mode as it is.
+# unrolled.  A region that meets a tracer of another transformation is abandoned, and
+# the function runs under reverse mode as it is.
 
 class _Abandon(Exception):
     """This region cannot be staged alone; differentiate the function directly."""
@@ -278,38 +277,57 @@ class RegionTracer(StagingTracer):
         return StagingTracer.__float__(self)
 
 
-class RegionTrace(StagingTrace):
+class CapturingTrace(StagingTrace):
+    """Stages a program of its own inside other transformations: a tracer of an enclosing
+    transformation it meets becomes one more input (closure conversion; `captured` lists
+    (tracer, variable) pairs), and a custom_jvp/custom_vjp call is one `custom_call` equation
+    (`stage_custom`, installed by chainrule.custom_call), so its rule, not its body, is what
+    a transformation of the program differentiates.  Loop bodies and regions are these."""
+
+    __slots__ = ("captured", "_by_id")
+
+    def __init__(self, level, region_pass=None):
+        super().__init__(level, region_pass)
+        self.captured, self._by_id = [], {}
+
+    def outer_value(self, a):
+        """The concrete value standing for outer tracer `a` while this program is staged."""
+        raise NotImplementedError
+
+    def outer(self, a, p=None):
+        entry = self._by_id.get(id(a))
+        if entry is None:
+            value = self.outer_value(a)
+            entry = self._by_id[id(a)] = (value, self.new_var(value))
+            self.captured.append((a, entry[1]))
+        return entry
+
+    def process_custom_jvp(self, custom, args):
+        return self.stage_custom(self, custom, args)
+
+    process_custom_vjp = process_custom_jvp
+
+
+class RegionTrace(CapturingTrace):
     """Stages a region: tracers of the enclosing staging trace become inputs.  A result
     carries a derivative (a `RegionTracer`) when an argument does and the primitive is
     differentiable, as under reverse mode itself."""
 
-    __slots__ = ("parent", "captured", "_by_id", "tracer_type")
+    __slots__ = ("parent", "tracer_type")
 
     def __init__(self, level, parent):
         super().__init__(level, parent.region_pass)
-        self.parent, self.captured, self._by_id = parent, [], {}
-        self.tracer_type = RegionTracer
+        self.parent, self.tracer_type = parent, RegionTracer
 
     def process(self, p, args, params):
         self.tracer_type = StagingTracer if p.nondiff or not any(
             type(a) is RegionTracer for a in args) else RegionTracer
         return StagingTrace.process(self, p, args, params)
 
-    def outer(self, a, p=None):
+    def outer_value(self, a):
         if not (isinstance(a, StagingTracer) and a._trace is self.parent):
             raise _Abandon
-        entry = self._by_id.get(id(a))
-        if entry is None:
-            entry = self._by_id[id(a)] = (a.primal, self.new_var(a.primal))
-            self.captured.append((a, entry[1]))
-        return entry
-
-    def process_custom_jvp(self, custom, args):
-        if self.stage_custom is None:
-            raise _Abandon
-        return self.stage_custom(self, custom, args)
-
-    process_custom_vjp = process_custom_jvp
+        return a.primal
 
 
 def output_vars(trace, outs):
@@ -421,4 +439,4 @@ class Interpreter:
 
 
 __all__ = ["stage", "make_ir", "eval_program", "stage_region", "Interpreter", "NotStageable",
-           "StagingTracer"]
+           "StagingTracer", "CapturingTrace"]

@@ -711,8 +711,8 @@ def _quantile_args(name, method, weights, interpolation):
 
 
 def _quantile_rows(a, q, axis):
-    """(a as floats, its ndim, the reduced axes, the kept shape, the number n of reduced entries,
-    a reshaped to kept shape + (n,)), after checking that q is in [0, 1]."""
+    """(a as floats, the reduced axes, the kept shape, the number n of reduced entries, a
+    reshaped to kept shape + (n,)), after checking that q is in [0, 1]."""
     a = asarray(a)
     if dtype_of(a).kind in "biub":
         a = astype(a, _np.float64)
@@ -725,7 +725,7 @@ def _quantile_rows(a, q, axis):
     keep = [i for i in range(nd) if i not in axes]
     rshape = tuple(shape_of(a)[i] for i in keep)
     n = int(_np.prod([shape_of(a)[i] for i in axes], dtype=_np.int64))
-    return a, nd, axes, rshape, n, reshape(transpose(a, tuple(keep) + tuple(axes)), rshape + (n,))
+    return a, axes, rshape, n, reshape(transpose(a, tuple(keep) + tuple(axes)), rshape + (n,))
 
 
 def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
@@ -736,7 +736,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     _quantile_args("quantile", method, weights, interpolation)
     if not _traced(a, q):
         return _np.quantile(a, q, axis=axis, keepdims=keepdims)
-    a, nd, axes, rshape, n, x = _quantile_rows(a, q, axis)
+    a, axes, rshape, n, x = _quantile_rows(a, q, axis)
     s = sort(x, axis=-1)
     q = asarray(q)
     qshape = shape_of(q)
@@ -746,11 +746,15 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
     j = astype(clip(floor(g), 0, builtins.max(n - 2, 0)), _np.int64)
     t = g - j
     lo, hi = take(s, j, axis=-1), take(s, j + 1, axis=-1)    # shape rshape + qshape
-    y = lo + (hi - lo) * t
+    return _quantile_layout(lo + (hi - lo) * t, qshape, rshape, a, axes, keepdims)
+
+
+def _quantile_layout(y, qshape, rshape, a, axes, keepdims):
+    """Quantiles computed as kept shape + q's shape, laid out as NumPy returns them."""
     nq, nr = len(qshape), len(rshape)
     y = transpose(y, tuple(range(nr, nr + nq)) + tuple(range(nr)))     # qshape + rshape
     if keepdims:
-        y = reshape(y, qshape + tuple(1 if i in axes else shape_of(a)[i] for i in range(nd)))
+        y = reshape(y, qshape + tuple(1 if i in axes else shape_of(a)[i] for i in range(ndim(a))))
     return y
 
 
@@ -1195,13 +1199,13 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
     _quantile_args("nanquantile", method, weights, interpolation)
     if not _traced(a, q):
         return _np.nanquantile(a, q, axis=axis, keepdims=keepdims)
-    a, nd, axes, rshape, n, x = _quantile_rows(a, q, axis)
+    a, axes, rshape, n, x = _quantile_rows(a, q, axis)
     missing = isnan(x)
     s = sort(where(missing, _np.inf, x), axis=-1)
     cnt = sum(astype(logical_not(stop_gradient(missing)), _np.float64), axis=-1)      # rshape
     q = asarray(q)
     qshape = shape_of(q)
-    nr, nq = len(rshape), len(qshape)
+    nq = len(qshape)
     cnt_b = reshape(cnt, rshape + (1,) * nq)
     g = q * (cnt_b - 1.0)                                                         # rshape + qshape
     j = clip(floor(g), 0.0, maximum(cnt_b - 2.0, 0.0))
@@ -1211,11 +1215,8 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
     flat = rshape + (int(_np.prod(qshape, dtype=_np.int64)),)
     lo = reshape(take_along_axis(s, reshape(jl, flat), axis=-1), rshape + qshape)
     hi = reshape(take_along_axis(s, reshape(jh, flat), axis=-1), rshape + qshape)
-    y = where(equal(cnt_b, 0.0), _np.nan, lo + (hi - lo) * t)
-    y = transpose(y, tuple(range(nr, nr + nq)) + tuple(range(nr)))                # qshape + rshape
-    if keepdims:
-        y = reshape(y, qshape + tuple(1 if i in axes else shape_of(a)[i] for i in range(nd)))
-    return y
+    return _quantile_layout(where(equal(cnt_b, 0.0), _np.nan, lo + (hi - lo) * t), qshape, rshape, a, axes,
+                            keepdims)
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
