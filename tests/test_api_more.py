@@ -303,7 +303,7 @@ def _counts(f):
                                           (P.checkpoint_dots, (0, 1))])
 def test_checkpoint_policy_values_and_what_is_recomputed(policy, extra):
     want = cr.grad(dense, argnums=(0, 1))(W, XV)
-    c = cr.checkpoint(dense, policy=policy, prevent_cse=False)
+    c = cr.checkpoint(dense, policy=policy)
     for g in (cr.grad(c, argnums=(0, 1)), cr.jit(cr.grad(c, argnums=(0, 1)))):
         for a, b in zip(g(W, XV), want):
             np.testing.assert_allclose(a, b, rtol=1e-14)
@@ -354,3 +354,10 @@ def test_checkpoint_misuse_is_explained():
         cr.checkpoint(dense, policy="dots")
     with pytest.raises(ValueError, match="static_argnums=.*index 5 is out of range"):
         cr.checkpoint(dense, static_argnums=(5,))
+
+
+def test_checkpoint_without_prevent_cse_lets_staging_merge_the_recomputation():
+    c = cr.checkpoint(dense, prevent_cse=False)
+    np.testing.assert_array_equal(_counts(c), _counts(dense))        # merged: nothing recomputed
+    for a, b in zip(cr.jit(cr.grad(c, argnums=(0, 1)))(W, XV), cr.grad(dense, argnums=(0, 1))(W, XV)):
+        np.testing.assert_allclose(a, b, rtol=1e-14)

@@ -30,7 +30,9 @@ def test_sign_and_scale_folding_is_exact():
     consts = [a.value for e in prog.eqns for a in e.invars if hasattr(a, "value")]
     assert 3.0 in consts and 5.0 in consts and 15.0 not in consts and -2.0 in consts
     g = cr.jit(cr.grad(lambda x: cnp.sum(f(x))))
-    np.testing.assert_array_equal(g(x), cr.grad(lambda x: cnp.sum(f(x)))(x))
+    # (staging records the two -x as one value: its cotangents add in another order, so the
+    # gradient may differ from eager evaluation's in the last bit)
+    np.testing.assert_allclose(g(x), cr.grad(lambda x: cnp.sum(f(x)))(x), rtol=1e-15, atol=0)
 
 
 def test_uniform_constant_arrays_become_numbers_and_strong_zero_survives():

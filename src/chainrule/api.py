@@ -1,6 +1,7 @@
 """The public transformations: thin pytree wrappers over flat-list cores."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import types
@@ -10,7 +11,7 @@ import numpy as np
 from .core import Tracer, new_level, shape_of, dtype_of
 from .interpreters.jvp import JVPTrace, JVPTracer
 from .interpreters.vjp import VJPTrace, VJPTracer, backward, gc_paused
-from .interpreters.staging import stage_region
+from .interpreters.staging import stage_region, no_reuse
 from .tree_util import tree_flatten, tree_unflatten, tree_map, unregistered_hint
 from .ops.elementwise import stop_gradient  # noqa: F401  (re-exported)
 
@@ -601,8 +602,8 @@ def checkpoint(f, *, prevent_cse=True, policy=None, static_argnums=()):
     names results to save instead: `dots_saveable` keeps matrix products,
     `everything_saveable` keeps everything (no recomputation).  ``static_argnums`` are
     arguments that are not differentiated (Python values: ints, functions, flags).
-    ``prevent_cse`` is accepted for JAX compatibility and changes nothing: chainrule's jit
-    may merge the recomputation with the forward pass.
+    ``prevent_cse`` (default True) keeps the recomputation under `jit` a recomputation;
+    False lets staging merge it with the forward pass (values saved, as without checkpoint).
     """
     from . import checkpoint_policies as P
     name = f"checkpoint({getattr(f, '__name__', 'f')})"
@@ -640,7 +641,8 @@ def checkpoint(f, *, prevent_cse=True, policy=None, static_argnums=()):
 
                 def g(*xs):
                     return P.run(plain, xs, policy, reuse=saved)[0]
-            return vjp(g, *diff)[1](ct)
+            with no_reuse() if prevent_cse else contextlib.nullcontext():
+                return vjp(g, *diff)[1](ct)
         inner.defvjp(fwd, bwd)
 
     @functools.wraps(f)

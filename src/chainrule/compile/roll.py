@@ -29,63 +29,19 @@ from ..ir.program import Var, Const, Eqn, Guard, Program
 from ..ir.optimize import has_effect
 from ..loops import scan_p
 from ..ops import shape as S
-from ..tree_util import PyTreeDef
+from ..ir.keys import freeze_params, const_key
 
 MIN_PROGRAM = 2000        # shorter programs stay straight-line (the native tiers run them best)
 MIN_REPS = 8              # copies a stretch needs before it is rolled
 MIN_EQNS = 128            # equations a stretch must cover (shorter ones stay straight-line)
 MAX_PERIODS = 12          # candidate periods tried, most frequent first
 WINDOWS = (16, 4)         # runs of equations whose repeats suggest the periods
-CONST_BY_VALUE = 1 << 16  # constants up to this size are compared by value, larger by identity
 _FAR = -(1 << 40)         # the defining equation of program inputs and constants
 
 _IN, _CARRY, _EXT, _CONST = 0, 1, 2, 3
 
 
 # ------------------------------------------------------------ structure ---
-
-_INT = {int}
-
-
-def _freeze(v):
-    """A hashable key for a parameter value (equal keys: equal parameters)."""
-    t = type(v)
-    if t in (int, bool, str, type(None)):
-        return (t, v)
-    if t is float:
-        return (t, v.hex())
-    if t is tuple and set(map(type, v)) <= _INT:           # shapes, axes, int indices
-        return v
-    if t in (tuple, list):
-        return (t, tuple([_freeze(x) for x in v]))
-    if t is dict:
-        return (t, tuple([(k, _freeze(x)) for k, x in v.items()])) if v else ()
-    if t is slice:
-        return (t, _freeze(v.start), _freeze(v.stop), _freeze(v.step))
-    if isinstance(v, np.ndarray):
-        if v.size <= 64:
-            return ("nd", v.shape, v.dtype.str, v.tobytes())
-        return ("id", id(v))
-    if isinstance(v, (np.generic, np.dtype)):
-        return (t, str(v), repr(v))
-    if t is PyTreeDef:                   # compared by structure
-        return (t, v)
-    return ("id", id(v))                 # programs, functions: the same object only
-
-
-def _const_key(v):
-    """Equal keys for constants of equal values (and type, shape, dtype)."""
-    t = type(v)
-    if t is float:
-        return (t, v.hex())
-    if t in (int, bool, complex):
-        return (t, v)
-    if isinstance(v, (np.ndarray, np.generic)):
-        a = np.asarray(v)
-        if a.size <= CONST_BY_VALUE:      # equal values are one constant (a.T made anew per copy)
-            return ("nd", t, a.shape, a.dtype.str, a.tobytes())
-    return ("id", id(v))
-
 
 def _aval(v):
     return (v.shape, v.dtype, v.pyscalar)
@@ -98,23 +54,8 @@ def _operand_kind(a):
     return ("c", type(v), getattr(v, "shape", ()), getattr(v, "dtype", None))
 
 
-_PLAIN = (int, str, type(None))
-
-
-def _freeze_params(d):
-    """_freeze of a parameter dict, with a fast path for the common plain values (ints,
-    strings, int tuples: equal exactly when equal as Python values)."""
-    items = tuple(d.items())
-    for _, x in items:
-        t = type(x)
-        if t in _PLAIN or (t is tuple and all(type(i) is int for i in x)):
-            continue
-        return (dict, tuple([(k, _freeze(x)) for k, x in items]))
-    return items
-
-
 def _eqn_key(e):
-    return (e.prim, _freeze_params(e.params) if e.params else (), tuple(map(_operand_kind, e.invars)),
+    return (e.prim, freeze_params(e.params) if e.params else (), tuple(map(_operand_kind, e.invars)),
             tuple([(o.shape, o.dtype, o.pyscalar) for o in e.outvars]))
 
 
@@ -130,7 +71,7 @@ class _Index:
         # an effect (debug.print, or a loop holding one) matches nothing: it is never rolled
         seq = [keys.setdefault(("effect", i) if e.prim.multiple_results and has_effect(e) else _eqn_key(e),
                                len(keys)) for i, e in enumerate(eqns)]
-        ids = [a.id if type(a) is Var else -1 - consts.setdefault(_const_key(a.value), len(consts))
+        ids = [a.id if type(a) is Var else -1 - consts.setdefault(const_key(a.value), len(consts))
                for e in eqns for a in e.invars]
         offs = np.cumsum([0] + [len(e.invars) for e in eqns])
         n_out = [len(e.outvars) for e in eqns]
@@ -247,6 +188,8 @@ def _classify(ix, loop):
         return False
     carry_cols = np.flatnonzero(ref == _CARRY)
     if (cls[0, carry_cols] == _IN).any():
+        return False
+    if (rel[0, ref == _EXT] >= 0).any():          # an outside value copy 0 itself defines
         return False
     loop.cls, loop.pos, loop.dout = ref, pos[1], dout[1]
     # constants and outside values: the same in every copy, or one per copy (stacked)

@@ -7,6 +7,8 @@ on later calls, re-specialising when it does not hold.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import warnings
@@ -14,6 +16,7 @@ import warnings
 import numpy as np
 
 from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of, check_convertible
+from ..ir.keys import freeze_params
 from ..ir.program import Var, Const, Eqn, Guard, Program, snapshot, same_value
 from ..tree_util import tree_flatten, tree_unflatten
 
@@ -87,13 +90,33 @@ def _unchanged(a, s):
 _PY_DTYPES = {float: np.dtype(np.float64), int: np.dtype(np.int64), bool: np.dtype(bool),
               complex: np.dtype(np.complex128)}
 _NO_PARAMS = {}       # the parameters of every equation that has none (never modified)
+RECORD_SIZE = 64      # results up to this size are kept for reuse while staging, larger ones
+#                       computed again (a trace keeps no large intermediate alive)
+
+
+def _small(v):
+    return type(v) is not np.ndarray or v.size <= RECORD_SIZE
+
+
+_reuse = contextvars.ContextVar("chainrule_staging_reuse", default=True)
+
+
+@contextlib.contextmanager
+def no_reuse():
+    """Stage every equation anew inside this block: checkpoint's recomputation must stay a
+    recomputation, not be merged with the forward pass it repeats (JAX's prevent_cse)."""
+    token = _reuse.set(False)
+    try:
+        yield
+    finally:
+        _reuse.reset(token)
 
 
 class StagingTrace(Trace):
     """jit's trace.  `region_pass`, when set, is the pass (loop rolling) a region staged
     for reverse mode goes through before it is differentiated (see `stage_region`)."""
 
-    __slots__ = ("eqns", "guards", "n_vars", "consts", "region_pass")
+    __slots__ = ("eqns", "guards", "n_vars", "consts", "region_pass", "recorded")
     tracer_type = StagingTracer
     stage_custom = None        # custom_call.stage_custom, used by CapturingTrace (jit's own
     #                            programs are only evaluated: they inline custom functions)
@@ -103,11 +126,17 @@ class StagingTrace(Trace):
         self.eqns, self.guards, self.n_vars = [], [], 0
         self.consts = {}           # id(captured array) -> (array, its snapshot)
         self.region_pass = region_pass
+        # (primitive, parameters, operand variables) -> (results, their variables): values and
+        # variables only, not tracers (a tracer refers to its trace: a cycle)
+        self.recorded = {}
 
     def new_var(self, value):
         self.n_vars += 1
-        dt = _PY_DTYPES.get(type(value))
-        if dt is not None:                 # a Python scalar (the common case, kept short)
+        t = type(value)
+        if t is np.ndarray or t is np.float64:       # the common cases, kept short
+            return Var(self.n_vars, value.shape, value.dtype, False)
+        dt = _PY_DTYPES.get(t)
+        if dt is not None:                 # a Python scalar
             return Var(self.n_vars, (), dt, True)
         return Var(self.n_vars, shape_of(value), dtype_of(value), False)
 
@@ -137,38 +166,57 @@ class StagingTrace(Trace):
     def process(self, p, args, params):
         if self.done:
             raise self.leaked()
-        values, invars = [], []
+        values, invars, all_vars = [], [], True
         for a in args:
             if isinstance(a, Tracer):
-                if a._trace is not self:
-                    if a._trace.level >= self.level:
-                        raise a._trace.leaked()
-                    value, var = self.outer(a, p)
-                    values.append(value)
-                    invars.append(var)
+                if a._trace is self:
+                    values.append(a.primal)
+                    invars.append(a.ir_var)
                     continue
-                values.append(a.primal)
-                invars.append(a.ir_var)
+                if a._trace.level >= self.level:
+                    raise a._trace.leaked()
+                value, var = self.outer(a, p)
+                values.append(value)
+                invars.append(var)
             else:
+                all_vars = False
                 if isinstance(a, np.ndarray):
                     a = self.const(a)
                 values.append(a)
                 invars.append(Const(a))
         if not params:
             params = _NO_PARAMS        # one shared empty dict: equations are many, keep them small
-        for k, v in params.items():    # index arrays in parameters are captured values too
-            if isinstance(v, np.ndarray) or (type(v) is tuple and any(isinstance(i, np.ndarray) for i in v)):
-                params = {**params, k: self.const(v) if isinstance(v, np.ndarray)
-                          else tuple(self.const(i) if isinstance(i, np.ndarray) else i for i in v)}
+        else:
+            for k, v in params.items():    # index arrays in parameters are captured values too
+                t = type(v)
+                if t is np.ndarray or (t is tuple and np.ndarray in map(type, v)):
+                    params = {**params, k: self.const(v) if t is np.ndarray
+                              else tuple(self.const(i) if type(i) is np.ndarray else i for i in v)}
+        effect = p.multiple_results and getattr(p, "effect", False)
+        tracer, key = self.tracer_type, None
+        if all_vars and not effect and _reuse.get():
+            # the same primitive on the same variables again (y[0] read twice): its results
+            key = (p, freeze_params(params) if params else (), *invars)
+            hit = self.recorded.get(key)
+            if hit is not None:
+                outs, outvars = hit
+                if outs is None:           # a large value, not kept: computed again
+                    outs = p.impl(*values, **params)
+                if p.multiple_results:
+                    return tuple([tracer(self, o, v) for o, v in zip(outs, outvars)])
+                return tracer(self, outs, outvars)
         # an effect (debug.print) runs when the program runs, not while it is staged
-        out = () if p.multiple_results and getattr(p, "effect", False) else p.impl(*values, **params)
-        tracer = self.tracer_type
+        out = () if effect else p.impl(*values, **params)
         if p.multiple_results:
-            outs = [tracer(self, o, self.new_var(o)) for o in out]
+            outs = tuple([tracer(self, o, self.new_var(o)) for o in out])
             self.eqns.append(Eqn(p, invars, [t.ir_var for t in outs], params))
-            return tuple(outs)
+            if key is not None:
+                self.recorded[key] = (out if all(map(_small, out)) else None, [t.ir_var for t in outs])
+            return outs
         t = tracer(self, out, self.new_var(out))
         self.eqns.append(Eqn(p, invars, [t.ir_var], params))
+        if key is not None:
+            self.recorded[key] = (out if _small(out) else None, t.ir_var)
         return t
 
 
@@ -320,8 +368,12 @@ class RegionTrace(CapturingTrace):
         self.parent, self.tracer_type = parent, RegionTracer
 
     def process(self, p, args, params):
-        self.tracer_type = StagingTracer if p.nondiff or not any(
-            type(a) is RegionTracer for a in args) else RegionTracer
+        self.tracer_type = StagingTracer
+        if not p.nondiff:
+            for a in args:
+                if type(a) is RegionTracer:
+                    self.tracer_type = RegionTracer
+                    break
         return StagingTrace.process(self, p, args, params)
 
     def outer_value(self, a):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import inspect
 
+import types
+
 import numpy as np
 
 from ..core import Tracer
@@ -241,6 +243,10 @@ def _array_function(self, func, types, args, kwargs):
 
 
 def _binop(fn):
+    """`fn` as the method itself when it is a plain function of two arguments (one call
+    less per operator on a tracer)."""
+    if isinstance(fn, types.FunctionType) and fn.__code__.co_argcount == 2 and not fn.__defaults__:
+        return fn
     return lambda self, other: fn(self, other)
 
 
@@ -288,11 +294,11 @@ def install():
                      ("ge", cnp.greater_equal), ("eq", cnp.equal), ("ne", cnp.not_equal),
                      ("and", cnp.logical_and), ("or", cnp.logical_or), ("xor", cnp.logical_xor)]:
         setattr(T, f"__{name}__", _binop(fn))
-    T.__neg__ = lambda self: cnp.negative(self)
+    T.__neg__ = cnp.negative
     T.__pos__ = lambda self: self
     T.__abs__ = lambda self: cnp.absolute(self)
     T.__invert__ = lambda self: cnp.logical_not(self)
-    T.__getitem__ = lambda self, idx: cnp._S.getitem(self, idx)
+    T.__getitem__ = cnp._S.getitem
     T.__hash__ = None
 
     T.T = property(lambda self: cnp.transpose(self))
