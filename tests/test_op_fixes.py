@@ -309,6 +309,17 @@ def test_pad_of_0d_and_traced_fill_values():
     assert cr.jvp(lambda v: cnp.pad(v, 1, constant_values=2.0), (x32,), (x32,))[1].dtype == np.float32
 
 
+def test_pad_with_negative_zero_pads_negative_zero():
+    x = np.array([-0.5, 0.5])
+    want = np.pad(x, 1, constant_values=-0.0)
+    np.testing.assert_array_equal(np.signbit(cr.jit(lambda v: cnp.pad(v, 1, constant_values=-0.0))(x)),
+                                  np.signbit(want))
+    np.testing.assert_array_equal(
+        np.signbit(cr.jit(lambda v: cnp.pad(v, ((0, 2),), constant_values=((0.0, -0.0),)))(x)),
+        np.signbit(np.pad(x, ((0, 2),), constant_values=((0.0, -0.0),))))
+    np.testing.assert_array_equal(cr.grad(lambda v: cnp.sum(cnp.pad(v, 1, constant_values=-0.0) ** 2))(x), 2 * x)
+
+
 def test_pad_refuses_what_it_cannot_trace():
     x = np.ones(3)
     with pytest.raises(NotImplementedError, match="reflect_type='odd'"):

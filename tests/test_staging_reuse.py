@@ -12,6 +12,8 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule import debug
+from chainrule.core import Primitive, bind, primitives
+from chainrule.ir.keys import freeze_params
 from chainrule.interpreters import staging
 from chainrule.interpreters.staging import stage
 
@@ -56,13 +58,48 @@ def test_different_parameters_or_operands_are_not_merged():
     np.testing.assert_array_equal(cr.jit(f)(x, y), f(x, y))
 
 
-def test_signed_zero_parameters_stay_apart():
+@pytest.fixture
+def signed_p():
+    """A primitive whose float parameter matters by its sign: x * copysign(1, s) (registered
+    for this test only: the registry tests require every rule of a lasting primitive)."""
+    p = Primitive("test_staging_reuse_signed", lambda x, s: x * np.copysign(1.0, s))
+    yield p
+    del primitives[p.name]
+
+
+def test_parameters_equal_as_numbers_but_not_as_bits_are_not_merged(signed_p):
+    _signed_p = signed_p
+
     def f(x):
-        return cnp.round(x * 0.0, decimals=0), cnp.clip(x, -0.0, 1.0), cnp.clip(x, 0.0, 1.0)
-    x = np.array([-0.5, 0.5])
-    got = cr.jit(f)(x)
-    for g, w in zip(got, f(x)):
-        np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
+        return bind(_signed_p, x, s=0.0), bind(_signed_p, x, s=-0.0), bind(_signed_p, x, s=0.0)
+    x = np.array([1.5, -2.0])
+    prog, (a, b, c) = stage(f, (x,))
+    assert _count(prog, "test_staging_reuse_signed") == 2          # s=0.0 twice: one equation
+    np.testing.assert_array_equal(a, x)
+    np.testing.assert_array_equal(b, -x)
+    np.testing.assert_array_equal(c, x)
+    assert freeze_params({"s": 0.0}) != freeze_params({"s": -0.0})
+    assert freeze_params({"i": (slice(0, 2),)}) == freeze_params({"i": (slice(0, 2),)})
+    assert freeze_params({"i": (slice(0, 2),)}) != freeze_params({"i": (slice(0, 3),)})
+
+
+def test_an_effect_inside_a_loop_body_is_not_merged(capsys):
+    def step(c, x):
+        debug.print("step {}", x)
+        return c + x, None
+    xs = np.arange(2.0)
+
+    def f(c):
+        prog, _ = stage(lambda c: cr.scan(step, c, xs)[0], (c,))
+        scan_eqn = next(e for e in prog.eqns if e.prim.name == "scan")
+        a = bind(scan_eqn.prim, c, xs, **scan_eqn.params)             # the same loop, twice,
+        b = bind(scan_eqn.prim, c, xs, **scan_eqn.params)             # on the same variables
+        return a[0] + b[0]
+    prog, _ = stage(f, (1.0,))
+    capsys.readouterr()
+    assert _count(prog, "scan") == 2
+    assert cr.jit(f)(1.0) == 4.0
+    assert capsys.readouterr().out.count("step") == 4
 
 
 def test_large_results_are_reused_without_being_kept(monkeypatch):

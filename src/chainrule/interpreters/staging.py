@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core import Trace, Tracer, bind, new_level, shape_of, dtype_of, check_convertible
 from ..ir.keys import freeze_params
+from ..ir.optimize import effectful
 from ..ir.program import Var, Const, Eqn, Guard, Program, snapshot, same_value
 from ..tree_util import tree_flatten, tree_unflatten
 
@@ -194,7 +195,7 @@ class StagingTrace(Trace):
                               else tuple(self.const(i) if type(i) is np.ndarray else i for i in v)}
         effect = p.multiple_results and getattr(p, "effect", False)
         tracer, key = self.tracer_type, None
-        if all_vars and not effect and _reuse.get():
+        if all_vars and not (p.multiple_results and effectful(p, params)) and _reuse.get():
             # the same primitive on the same variables again (y[0] read twice): its results
             key = (p, freeze_params(params) if params else (), *invars)
             hit = self.recorded.get(key)

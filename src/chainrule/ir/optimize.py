@@ -10,6 +10,7 @@ import numpy as np
 from ..ops import elementwise as E, linalg as L, shape as S
 from ..rules import dce_rules
 from .banded import banded
+from .keys import freeze_params
 from .program import Const, Eqn, Guard, Program, Var, const_number
 
 
@@ -148,19 +149,6 @@ def _key(a):
     return ("o", id(v))
 
 
-def _hashable(params):
-    if not params:
-        return ()
-    if any(isinstance(v, (float, complex)) for v in params.values()):
-        return None                      # 0.0 == -0.0: never merge on float parameters
-    try:
-        key = tuple(sorted(params.items()))
-        hash(key)
-        return key
-    except TypeError:
-        return None
-
-
 def _unit_free_transpose(e, defs):
     """reshape(transpose(reshape(x, s1), perm), s2) that only moves size-1 axes around x's:
     the permutation of x's own axes, or None when the pattern does not apply."""
@@ -292,8 +280,10 @@ def _simplify(eqns, outvars, guards):
             ins = [sub(a) for a in e.invars]
             if any(a is not b for a, b in zip(ins, e.invars)):
                 e = Eqn(e.prim, ins, e.outvars, e.params)
-        if not e.outvars:             # an effect (debug.print): kept as it is, never merged
-            out.append(e)
+        if not e.outvars or (e.prim.multiple_results and has_effect(e)):
+            out.append(e)             # an effect (debug.print, a loop that prints): never merged
+            for o in e.outvars:
+                defs[o.id] = e
             continue
         e = _uniform_operands(e)
         folded = _fold_signs(e, defs)
@@ -320,15 +310,14 @@ def _simplify(eqns, outvars, guards):
             e = Eqn(S.transpose_p, [x], e.outvars, {"axes": perm})
         for o in e.outvars:
             defs[o.id] = e
-        pkey = _hashable(e.params)
-        if pkey is not None:
-            key = (e.prim, tuple([a.id if type(a) is Var else _key(a) for a in e.invars]), pkey)
-            prev = seen.get(key)
-            if prev is not None:
-                for o, p in zip(e.outvars, prev.outvars):
-                    rename[o.id] = p
-                continue
-            seen[key] = e
+        key = (e.prim, tuple([a.id if type(a) is Var else _key(a) for a in e.invars]),
+               freeze_params(e.params) if e.params else ())
+        prev = seen.get(key)
+        if prev is not None:
+            for o, p in zip(e.outvars, prev.outvars):
+                rename[o.id] = p
+            continue
+        seen[key] = e
         out.append(e)
     guards = [g if sub(g.var) is g.var else Guard(sub(g.var), g.kind, g.value) for g in guards]
     return out, [sub(v) for v in outvars], guards
@@ -337,9 +326,14 @@ def _simplify(eqns, outvars, guards):
 def has_effect(e):
     """Does equation `e` have an effect (a primitive flagged `effect`, such as debug.print,
     or a loop whose body has one)?  Dead-code removal keeps it; rolling never folds it."""
-    if getattr(e.prim, "effect", False):
+    return effectful(e.prim, e.params)
+
+
+def effectful(prim, params):
+    """`has_effect` of an equation not built yet (staging never merges one that is)."""
+    if getattr(prim, "effect", False):
         return True
-    return any(isinstance(v, Program) and any(map(has_effect, v.eqns)) for v in e.params.values())
+    return any(isinstance(v, Program) and any(map(has_effect, v.eqns)) for v in params.values())
 
 
 def optimize(prog):

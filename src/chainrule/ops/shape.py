@@ -532,7 +532,8 @@ def _pad_constant(x, widths, constant_values):
     mask = np.pad(np.zeros(xs, bool), widths, constant_values=True)
     if isinstance(constant_values, Tracer):
         return astype(E.select(mask, constant_values, out), dtype_of(x))
-    if np.any(np.asarray(constant_values) != 0):
+    cv = np.asarray(constant_values)
+    if np.any((cv != 0) | (np.signbit(cv) if cv.dtype.kind == "f" else False)):   # -0.0 too
         cv = np.broadcast_to(constant_values, (len(xs), 2))
         fill = np.pad(np.zeros(xs, dtype_of(x)), widths, mode="constant", constant_values=cv)
         out = E.select(mask, fill, out)
